@@ -1,0 +1,1 @@
+"""The ``asymtrack-deploy`` command line: one module per command, combined in ``main``."""

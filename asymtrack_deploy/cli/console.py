@@ -1,0 +1,21 @@
+"""Shared consoles: results to stdout, errors and progress to stderr."""
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print an error on stderr and exit with ``code`` (2: bad input)."""
+    import typer
+
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

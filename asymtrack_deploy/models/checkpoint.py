@@ -1,0 +1,186 @@
+"""Loading and saving AsymTrack checkpoints in the official key layout.
+
+The official trainer saves ``{'net': state_dict}`` with every OPE in its training form
+(``rbr_conv.{0,1,2}.weight`` and ``theta``). ``checkpoint_filter_fn`` folds those into the deploy
+form (``rbr_reparam.weight``) with the official arithmetic when the target model is deployed; a
+state dict already in the model's form passes through unchanged. Files are read with
+``torch.load(weights_only=True)``: a checkpoint from the internet must not be able to run code.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from .asymtrack import OPE, AsymTrack
+
+__all__ = ["CheckpointError", "load_checkpoint", "read_state_dict", "checkpoint_filter_fn", "save_checkpoint"]
+
+_OPE_BRANCH = re.compile(r"^(?P<prefix>.*)\.rbr_conv\.(?P<idx>\d+)\.weight$")
+_STAGE_BLOCK = re.compile(r"^backbone\.layers\.(?P<stage>\d+)\.blocks\.(?P<block>\d+)\.gamma_1$")
+_SHOWN = 5
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used; the message names the file and the problem."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a checkpoint file safely and return its state dict (the ``net`` entry if present)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(path, "the file is empty")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for the same kinds of damage
+        raise CheckpointError(path, _describe_load_failure(exc)) from exc
+    return _extract_state_dict(path, obj)
+
+
+def _describe_load_failure(exc: Exception) -> str:
+    text = str(exc)
+    if "Weights only load failed" in text or "weights_only" in text:
+        return (
+            "refused: the file holds pickled Python objects beyond tensors (it could run code "
+            "when loaded); only plain state dicts are accepted. Original error: "
+            + text.splitlines()[0]
+        )
+    if any(s in text for s in ("failed finding central directory", "failed reading", "unexpected EOF", "truncated")):
+        return f"the file is truncated or corrupt ({text.splitlines()[0]})"
+    return f"not a PyTorch checkpoint ({type(exc).__name__}: {text.splitlines()[0] if text else ''})"
+
+
+def _extract_state_dict(path: Path, obj: object) -> dict[str, torch.Tensor]:
+    if isinstance(obj, Mapping) and "net" in obj:
+        obj = obj["net"]
+    elif isinstance(obj, Mapping) and "state_dict" in obj:
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not obj:
+        raise CheckpointError(path, "not a state dict: expected {'net': {name: tensor}} or {name: tensor}")
+    bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(path, f"entries that are not tensors: {', '.join(map(str, bad[:_SHOWN]))}")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def checkpoint_filter_fn(state_dict: Mapping[str, torch.Tensor], model: AsymTrack) -> dict[str, torch.Tensor]:
+    """Map a state dict into ``model``'s form: fuse training-form OPE when the model is deployed."""
+    if not model.deployed:
+        return dict(state_dict)
+    out = dict(state_dict)
+    prefixes = {m["prefix"] for k in state_dict if (m := _OPE_BRANCH.match(k))}
+    for prefix in sorted(prefixes):
+        keys = sorted((k for k in state_dict if k.startswith(prefix + ".rbr_conv.")), key=_branch_index)
+        theta_key = prefix + ".theta"
+        if theta_key not in state_dict:
+            continue  # reported as a missing/unexpected key by the strict load
+        weights = [state_dict[k].float() for k in keys]
+        fused = OPE.fused_weight(weights, state_dict[theta_key].float())
+        out[prefix + ".rbr_reparam.weight"] = fused.to(state_dict[keys[0]].dtype)
+        for k in keys + [theta_key]:
+            del out[k]
+    return out
+
+
+def _branch_index(key: str) -> int:
+    return int(_OPE_BRANCH.match(key)["idx"])
+
+
+def _stage_depths(state_dict: Mapping[str, torch.Tensor]) -> dict[int, int]:
+    depths: dict[int, int] = {}
+    for key in state_dict:
+        if m := _STAGE_BLOCK.match(key):
+            stage = int(m["stage"])
+            depths[stage] = depths.get(stage, 0) + 1
+    return depths
+
+
+def _check_variant(path, state_dict, model: AsymTrack) -> None:
+    found = _stage_depths(state_dict)
+    expected = model.cfg.depths
+    for stage, depth in enumerate(expected):
+        if stage in found and found[stage] != depth:
+            fits = [name for name, cfg in _variants().items() if cfg.depths[stage] == found[stage]]
+            which = " or ".join(fits) if fits else "no known variant"
+            raise CheckpointError(
+                path,
+                f"this checkpoint has {found[stage]} blocks in stage {stage + 1}: it is {which}, "
+                f"not {model.cfg.name} ({depth} blocks)",
+            )
+
+
+def _variants():
+    from .asymtrack import VARIANTS
+
+    return VARIANTS
+
+
+def _check_keys(path, state_dict, model: AsymTrack) -> None:
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    if not model.deployed and any(k.endswith("rbr_reparam.weight") for k in unexpected):
+        raise CheckpointError(
+            path,
+            "this checkpoint is in deploy form (OPE fused into rbr_reparam); a training-form model "
+            "needs the unfused rbr_conv/theta weights",
+        )
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} keys missing (first: {', '.join(missing[:_SHOWN])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys (first: {', '.join(unexpected[:_SHOWN])})")
+    shapes = [
+        f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
+    if shapes:
+        problems.append(f"{len(shapes)} shape mismatches (first: {'; '.join(shapes[:_SHOWN])})")
+    if problems:
+        raise CheckpointError(path, f"does not fit AsymTrack-{model.cfg.name}: " + "; ".join(problems))
+
+
+def load_checkpoint(model: AsymTrack, path: str | os.PathLike) -> AsymTrack:
+    """Load an official (training-form) or deploy-form checkpoint into ``model``, strictly.
+
+    Floating tensors are converted to the model's dtype, so half-precision files load into an
+    fp32 model. Returns the model.
+    """
+    state_dict = read_state_dict(path)
+    _check_variant(path, state_dict, model)
+    state_dict = checkpoint_filter_fn(state_dict, model)
+    _check_keys(path, state_dict, model)
+    model.load_state_dict(state_dict, strict=True)
+    return model
+
+
+def save_checkpoint(model: AsymTrack, path: str | os.PathLike, half: bool = False, **extra) -> Path:
+    """Write ``{'net': state_dict, **extra}`` atomically (temporary file, then rename).
+
+    ``half=True`` stores floating tensors as fp16 (for small shipped weights); ``load_checkpoint``
+    restores them to the model's dtype.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save({"net": state, "variant": model.cfg.name, **extra}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,116 @@
+"""The backend interface every runtime implements, numpy in and numpy out.
+
+A backend runs the two exported branches. ``template(crops)`` turns template crops into an
+opaque *state handle* that stays wherever the backend keeps it (device memory, bound I/O, an
+infer request); ``search(crops, state)`` runs one step. Crops are RGB uint8 arrays
+(B, H, W, 3): cast, scaling, normalisation and layout change happen inside the backend's graph.
+
+The base class owns the public methods (input checks, batch checks, timing); subclasses
+implement ``_template_impl`` and ``_search_impl`` (the Polygraphy runner pattern).
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Backend", "BackendInfo", "BackendUnavailable", "require"]
+
+
+class BackendUnavailable(ImportError):
+    """A runtime library that is not installed; the message names the pip extra."""
+
+
+def require(module: str, extra: str, package: str | None = None) -> Any:
+    """Import a heavy runtime library at first use, or say how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pkg = package or module.split(".")[0]
+        raise BackendUnavailable(
+            f"{pkg} is not installed (needed here: {exc}). "
+            f"Install it with: pip install 'asymtrack-deploy[{extra}]'"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What the tracker needs to know about the network behind a backend."""
+
+    variant: str
+    template_size: int
+    search_size: int
+    template_factor: float = 2.0
+    search_factor: float = 4.0
+    batch: int = 1
+    precision: str = "fp32"
+    target: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """Base class: subclasses set ``self.info`` in ``__init__`` and implement the ``*_impl``s."""
+
+    name: str = "base"
+    info: BackendInfo
+
+    def __init__(self) -> None:
+        self.last_template_ms = float("nan")
+        self.last_search_ms = float("nan")
+
+    # -- public API --------------------------------------------------------------------------
+    def template(self, crops: np.ndarray) -> Any:
+        """Template crops (B, Ht, Wt, 3) uint8 RGB -> a state handle for ``search``."""
+        crops = self._check_crops(crops, self.info.template_size, "template")
+        t0 = time.perf_counter_ns()
+        state = self._template_impl(crops)
+        self.last_template_ms = (time.perf_counter_ns() - t0) / 1e6
+        return state
+
+    def search(self, crops: np.ndarray, state: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Search crops (B, Hs, Ws, 3) uint8 RGB + state -> boxes (B, 4) float32 as normalised
+        (cx, cy, w, h), scores (B,) float32 in [0, 1]."""
+        if state is None:
+            raise RuntimeError("search() needs the state that template() returned; call template() first")
+        crops = self._check_crops(crops, self.info.search_size, "search")
+        t0 = time.perf_counter_ns()
+        boxes, scores = self._search_impl(crops, state)
+        self.last_search_ms = (time.perf_counter_ns() - t0) / 1e6
+        return np.asarray(boxes, dtype=np.float32).reshape(-1, 4), np.asarray(scores, dtype=np.float32).reshape(-1)
+
+    def close(self) -> None:
+        """Release device memory and sessions; the backend is unusable afterwards."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        i = self.info
+        return f"{type(self).__name__}(variant={i.variant!r}, precision={i.precision!r}, batch={i.batch})"
+
+    # -- for subclasses ----------------------------------------------------------------------
+    @abstractmethod
+    def _template_impl(self, crops: np.ndarray) -> Any: ...
+
+    @abstractmethod
+    def _search_impl(self, crops: np.ndarray, state: Any) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def _check_crops(self, crops: np.ndarray, size: int, what: str) -> np.ndarray:
+        if not isinstance(crops, np.ndarray):
+            raise ValueError(f"{what} crops must be a numpy array, got {type(crops).__name__}")
+        if crops.ndim == 3:
+            crops = crops[None]
+        expected = (self.info.batch, size, size, 3)
+        if crops.dtype != np.uint8 or crops.shape != expected:
+            raise ValueError(
+                f"{what} crops must be uint8 of shape {expected} (batch, H, W, RGB), "
+                f"got {crops.dtype} {crops.shape}"
+            )
+        return np.ascontiguousarray(crops)
