@@ -44,21 +44,24 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for the same kinds of damage
-        raise CheckpointError(path, _describe_load_failure(exc)) from exc
+        raise CheckpointError(path, _describe_load_failure(exc, path)) from exc
     return _extract_state_dict(path, obj)
 
 
-def _describe_load_failure(exc: Exception) -> str:
+def _describe_load_failure(exc: Exception, path: Path) -> str:
     text = str(exc)
-    if "Weights only load failed" in text or "weights_only" in text:
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if "GLOBAL" in text or "Unsupported global" in text:
+        reason = next((line for line in text.splitlines() if "GLOBAL" in line or "global" in line), first)
         return (
-            "refused: the file holds pickled Python objects beyond tensors (it could run code "
-            "when loaded); only plain state dicts are accepted. Original error: "
-            + text.splitlines()[0]
+            "refused: the file holds pickled Python objects beyond tensors, which could run code "
+            f"when loaded; only plain state dicts are accepted ({reason.strip()})"
         )
-    if any(s in text for s in ("failed finding central directory", "failed reading", "unexpected EOF", "truncated")):
-        return f"the file is truncated or corrupt ({text.splitlines()[0]})"
-    return f"not a PyTorch checkpoint ({type(exc).__name__}: {text.splitlines()[0] if text else ''})"
+    with open(path, "rb") as handle:
+        is_zip = handle.read(4) == b"PK\x03\x04"
+    if is_zip:
+        return f"the file is truncated or corrupt ({first})"
+    return f"not a PyTorch checkpoint ({type(exc).__name__}: {first})"
 
 
 def _extract_state_dict(path: Path, obj: object) -> dict[str, torch.Tensor]:

@@ -1,0 +1,127 @@
+"""The PyTorch reference as a backend: CPU, or CUDA with the search step in a CUDA graph.
+
+This is the only runtime module that imports ``models/``. On CUDA the template state stays on
+the device and the search step (normalisation included) is captured once in a CUDA graph over
+static buffers; each frame copies the crop in, replays the graph and reads two small tensors
+out. ``precision="fp16"`` runs the network in half precision (CUDA only).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .base import Backend, BackendInfo, require
+
+__all__ = ["TorchBackend", "default_checkpoint"]
+
+
+def default_checkpoint() -> Path | None:
+    """The demo checkpoint that ships with the package, when there is one."""
+    path = Path(__file__).resolve().parents[1] / "data" / "weights" / "asymtrack_tiny_demo.pth"
+    return path if path.is_file() else None
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def __init__(
+        self,
+        variant: str = "tiny",
+        checkpoint: str | Path | None = None,
+        device: str = "cpu",
+        precision: str = "fp32",
+        cuda_graph: bool | None = None,
+        batch: int = 1,
+        threads: int | None = None,
+        random_weights: bool = False,
+        seed: int = 0,
+        model=None,
+    ):
+        super().__init__()
+        self.torch = torch = require("torch", "torch")
+        from ..models import build_model, load_checkpoint
+
+        if precision not in ("fp32", "fp16"):
+            raise ValueError(f"torch backend precision must be fp32 or fp16, got {precision!r}")
+        self.device = torch.device(device)
+        if precision == "fp16" and self.device.type != "cuda":
+            raise ValueError("fp16 needs a CUDA device (CPU half precision is slow and inexact)")
+        if threads:
+            torch.set_num_threads(threads)
+        if model is None:
+            model = self._build(build_model, load_checkpoint, variant, checkpoint, random_weights, seed)
+        self.dtype = torch.float16 if precision == "fp16" else torch.float32
+        self.model = model.eval().to(self.device, self.dtype)
+        cfg = self.model.cfg
+        self.info = BackendInfo(
+            variant=cfg.name, template_size=cfg.template_size, search_size=cfg.search_size,
+            template_factor=cfg.template_factor, search_factor=cfg.search_factor, batch=batch,
+            precision=precision, target="torch",
+            extra={"device": str(self.device), "checkpoint": str(checkpoint) if checkpoint else None},
+        )
+        self.use_cuda_graph = (self.device.type == "cuda") if cuda_graph is None else cuda_graph
+        if self.use_cuda_graph and self.device.type != "cuda":
+            raise ValueError("cuda_graph=True needs a CUDA device")
+        self._graph = None
+
+    @staticmethod
+    def _build(build_model, load_checkpoint, variant, checkpoint, random_weights, seed):
+        import torch
+
+        if checkpoint is None and not random_weights:
+            checkpoint = default_checkpoint()
+            if checkpoint is None:
+                raise ValueError("no checkpoint given and no demo weights installed: pass checkpoint=PATH "
+                                 "(or random_weights=True for timing only)")
+        torch.manual_seed(seed)
+        model = build_model(variant)
+        return model if checkpoint is None else load_checkpoint(model, checkpoint)
+
+    # -- branches ----------------------------------------------------------------------------
+    def _to_input(self, crops: np.ndarray):
+        tensor = self.torch.from_numpy(crops).to(self.device, non_blocking=True)
+        return self.model.normalize(tensor)
+
+    def _template_impl(self, crops: np.ndarray):
+        with self.torch.inference_mode():
+            return self.model.template(self._to_input(crops))
+
+    def _search_impl(self, crops: np.ndarray, state):
+        if self.use_cuda_graph:
+            box, score = self._replay(crops, state)
+        else:
+            with self.torch.inference_mode():
+                box, score = self.model.search(self._to_input(crops), state)
+        return box.float().cpu().numpy(), score.float().cpu().numpy()
+
+    # -- CUDA graph --------------------------------------------------------------------------
+    def _capture(self, crops: np.ndarray, state) -> None:
+        torch = self.torch
+        self._static_crops = torch.from_numpy(crops).to(self.device)
+        self._static_state = {k: v.clone() for k, v in state.items()}
+        stream = torch.cuda.Stream(self.device)
+        stream.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(stream), torch.inference_mode():
+            for _ in range(3):  # warm-up on a side stream, as CUDA graph capture requires
+                self.model.search(self.model.normalize(self._static_crops), self._static_state)
+        torch.cuda.current_stream(self.device).wait_stream(stream)
+        self._graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self._graph), torch.inference_mode():
+            self._static_out = self.model.search(self.model.normalize(self._static_crops), self._static_state)
+        self._bound_state = state
+
+    def _replay(self, crops: np.ndarray, state):
+        if self._graph is None:
+            self._capture(crops, state)
+        if state is not self._bound_state:  # a new target: copy its state into the graph's buffers
+            for name, tensor in state.items():
+                self._static_state[name].copy_(tensor)
+            self._bound_state = state
+        self._static_crops.copy_(self.torch.from_numpy(crops), non_blocking=False)
+        self._graph.replay()
+        return self._static_out
+
+    def close(self) -> None:
+        self._graph = None
+        self.model = None

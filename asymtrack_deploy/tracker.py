@@ -1,0 +1,144 @@
+"""Single-object tracking over any backend: the official tracker's pre- and post-processing.
+
+``Tracker.init`` crops the template once and hands it to the backend's template branch (the
+expensive-once step); ``Tracker.update`` crops the search region around the current state,
+runs the search branch and maps the box back into the frame with the official arithmetic
+(``crop.py``). Per frame the only work outside the graph is one crop-and-resize and a channel
+swap of the small crop; the frame itself is never copied or converted to float.
+
+numpy and OpenCV only: importing this module does not import torch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .crop import clip_box, crop_square, map_box_back, to_rgb
+from .runtimes.base import Backend
+
+__all__ = ["Tracker", "TrackResult", "OpenCVTrackerAdapter", "DEFAULT_SCORE_THRESHOLD"]
+
+# Confidence below which the OpenCV-style adapter reports ok=False. The score is the geometric
+# mean, over both corner heatmaps, of the probability mass in the best 3x3 window (1.0: both
+# corners sharply located; 1/9 of that or less: mass spread over the whole map).
+DEFAULT_SCORE_THRESHOLD = 0.25
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """One frame's answer: the box (x, y, w, h) in pixels and the confidence in [0, 1]."""
+
+    box: tuple[float, float, float, float]
+    score: float
+
+
+def _check_frame(frame: np.ndarray) -> None:
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"frame must be a numpy array (H, W, 3) uint8, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame must be uint8 (as OpenCV reads images), got dtype {frame.dtype}")
+    shape_ok = frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3, 4))
+    if not shape_ok or frame.shape[0] < 1 or frame.shape[1] < 1:
+        raise ValueError(
+            f"frame must be H x W x 3 (or H x W grayscale, or H x W x 4), got shape {frame.shape}"
+        )
+
+
+def _check_box(box) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in box)
+    except (TypeError, ValueError):
+        raise ValueError(f"box must be four numbers (x, y, w, h), got {box!r}") from None
+    if len(values) != 4:
+        raise ValueError(f"box must be four numbers (x, y, w, h), got {len(values)}: {box!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"box values must be finite, got {values}")
+    if values[2] <= 0 or values[3] <= 0:
+        raise ValueError(f"box width and height must be > 0, got w={values[2]}, h={values[3]}")
+    return values
+
+
+class Tracker:
+    """``Tracker(load_backend("onnxruntime", bundle="out/tiny"))``, then ``init`` and ``update``.
+
+    Frames are uint8 H x W x 3 in ``color_order`` ("bgr", as OpenCV reads them, or "rgb");
+    grayscale and 4-channel frames are accepted too.
+    """
+
+    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float = 10.0):
+        if color_order not in ("bgr", "rgb"):
+            raise ValueError(f"color_order must be 'bgr' or 'rgb', got {color_order!r}")
+        if backend.info.batch != 1:
+            raise ValueError(f"Tracker follows one target; this backend was built for batch {backend.info.batch}")
+        self.backend = backend
+        self.color_order = color_order
+        self.clip_margin = clip_margin
+        self._template_state = None
+        self._state: tuple[float, float, float, float] | None = None
+
+    @property
+    def state(self) -> tuple[float, float, float, float] | None:
+        """The current target box (x, y, w, h); settable to re-centre the search."""
+        return self._state
+
+    @state.setter
+    def state(self, box) -> None:
+        self._state = _check_box(box)
+
+    @property
+    def initialized(self) -> bool:
+        return self._template_state is not None
+
+    def _crop(self, frame: np.ndarray, box, factor: float, size: int) -> tuple[np.ndarray, float]:
+        crop, resize_factor = crop_square(frame, box, factor, size)
+        return to_rgb(crop, self.color_order)[None], resize_factor
+
+    def init(self, frame: np.ndarray, box_xywh) -> None:
+        """Crop the template around ``box_xywh`` and run the template branch once."""
+        _check_frame(frame)
+        box = _check_box(box_xywh)
+        info = self.backend.info
+        crop, _ = self._crop(frame, box, info.template_factor, info.template_size)
+        self._template_state = self.backend.template(crop)
+        self._state = box
+
+    def update(self, frame: np.ndarray) -> TrackResult:
+        """Track the target into ``frame``; returns the new box and its score."""
+        if not self.initialized:
+            raise RuntimeError("update() called before init(): call init(frame, box) first")
+        _check_frame(frame)
+        info = self.backend.info
+        crop, resize_factor = self._crop(frame, self._state, info.search_factor, info.search_size)
+        boxes, scores = self.backend.search(crop, self._template_state)
+        box = map_box_back(boxes[0], self._state, info.search_size, resize_factor)
+        height, width = frame.shape[:2]
+        self._state = tuple(clip_box(box, height, width, self.clip_margin))
+        return TrackResult(self._state, float(scores[0]))
+
+
+class OpenCVTrackerAdapter:
+    """The ``cv2.Tracker`` calling convention (as ``cv2.TrackerVit`` has it) over a Tracker.
+
+    ``init(frame, bbox)``; ``update(frame) -> (ok, (x, y, w, h))`` with integer pixels;
+    ``getTrackingScore()``. ``ok`` is ``score >= score_threshold``.
+    """
+
+    def __init__(self, tracker: Tracker, score_threshold: float = DEFAULT_SCORE_THRESHOLD):
+        self.tracker = tracker
+        self.score_threshold = score_threshold
+        self._score = 0.0
+
+    def init(self, frame: np.ndarray, bbox) -> None:
+        self.tracker.init(frame, bbox)
+        self._score = 1.0
+
+    def update(self, frame: np.ndarray) -> tuple[bool, tuple[int, int, int, int]]:
+        result = self.tracker.update(frame)
+        self._score = result.score
+        x, y, w, h = result.box
+        return result.score >= self.score_threshold, (round(x), round(y), round(w), round(h))
+
+    def getTrackingScore(self) -> float:  # noqa: N802 - OpenCV's name
+        return self._score

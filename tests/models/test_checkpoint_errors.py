@@ -1,0 +1,111 @@
+"""Every loader error with a real bad file: the message names the file and the problem."""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import zipfile
+
+import pytest
+import torch
+
+from asymtrack_deploy.models import CheckpointError, build_model, load_checkpoint, save_checkpoint
+from tests.conftest import reference_checkpoint
+
+
+def _expect(path, *fragments, variant="tiny"):
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(build_model(variant), path)
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_missing_file(tmp_path):
+    _expect(tmp_path / "nope.pth", "no such file")
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.pth"
+    path.write_bytes(b"")
+    _expect(path, "empty")
+
+
+def test_random_bytes(tmp_path):
+    path = tmp_path / "noise.pth"
+    path.write_bytes(bytes(random.Random(0).getrandbits(8) for _ in range(4096)))
+    _expect(path, "not a PyTorch checkpoint")
+
+
+def test_truncated_checkpoint(tmp_path):
+    data = reference_checkpoint("tiny").read_bytes()
+    path = tmp_path / "truncated.pth"
+    path.write_bytes(data[: len(data) // 2])
+    _expect(path, "truncated or corrupt")
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_pickle_that_would_run_code_is_refused(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"net": {"x": torch.zeros(1)}, "payload": _RunsCode()}, path)
+    _expect(path, "refused", "could run code", "posix.system")
+
+
+def test_plain_pickle_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "plain.pkl"
+    path.write_bytes(pickle.dumps({"a": 1}))
+    message = _expect(path)
+    assert "not a PyTorch checkpoint" in message or "refused" in message
+
+
+def test_tiny_checkpoint_loaded_as_small(tmp_path):
+    _expect(reference_checkpoint("tiny"), "1 blocks in stage 3", "it is tiny", "not small", variant="small")
+
+
+def test_small_checkpoint_loaded_as_tiny():
+    _expect(reference_checkpoint("small"), "3 blocks in stage 3", "small or base", "not tiny", variant="tiny")
+
+
+def test_missing_and_unexpected_keys_are_listed(tmp_path):
+    state = torch.load(reference_checkpoint("tiny"), weights_only=True)["net"]
+    state.pop("bottleneck.weight")
+    state["extra.layer.weight"] = torch.zeros(2)
+    path = tmp_path / "edited.pth"
+    torch.save({"net": state}, path)
+    _expect(path, "1 keys missing", "bottleneck.weight", "1 unexpected keys", "extra.layer.weight")
+
+
+def test_shape_mismatch_is_listed(tmp_path):
+    state = torch.load(reference_checkpoint("tiny"), weights_only=True)["net"]
+    state["bottleneck.weight"] = torch.zeros(128, 256)
+    path = tmp_path / "shape.pth"
+    torch.save({"net": state}, path)
+    _expect(path, "shape mismatch", "bottleneck.weight")
+
+
+def test_not_a_state_dict(tmp_path):
+    path = tmp_path / "list.pth"
+    torch.save([1, 2, 3], path)
+    _expect(path, "not a state dict")
+
+
+def test_deploy_checkpoint_into_training_model(tmp_path):
+    path = save_checkpoint(build_model("tiny"), tmp_path / "deploy.pth")
+    with pytest.raises(CheckpointError, match="deploy form"):
+        load_checkpoint(build_model("tiny", train=True), path)
+
+
+def test_half_precision_checkpoint_loads_as_fp32(tmp_path):
+    model = load_checkpoint(build_model("tiny"), reference_checkpoint("tiny"))
+    path = save_checkpoint(model, tmp_path / "half.pth", half=True)
+    with zipfile.ZipFile(path) as archive:  # it really is a torch zip file
+        assert archive.namelist()
+    again = load_checkpoint(build_model("tiny"), path)
+    assert again.bottleneck.weight.dtype == torch.float32
+    assert torch.allclose(again.bottleneck.weight, model.bottleneck.weight, atol=1e-2)
