@@ -11,7 +11,15 @@ import importlib.util
 
 from .base import Backend, BackendInfo, BackendUnavailable, require
 
-__all__ = ["Backend", "BackendInfo", "BackendUnavailable", "available_backends", "load_backend", "require"]
+__all__ = [
+    "Backend",
+    "BackendInfo",
+    "BackendUnavailable",
+    "available_backends",
+    "load_backend",
+    "load_bundle_backend",
+    "require",
+]
 
 # name -> (module, class, the library it needs, the pip extra that installs it)
 _REGISTRY: dict[str, tuple[str, str, str, str]] = {
@@ -44,3 +52,18 @@ def load_backend(name: str, **options) -> Backend:
         )
     module = importlib.import_module(module_name)
     return getattr(module, class_name)(**options)
+
+
+# bundle target (manifest) -> the backend that runs it by default
+_TARGET_BACKEND = {"onnx": "onnxruntime", "onnxruntime": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt"}
+
+
+def load_bundle_backend(bundle, backend: str | None = None, **options) -> Backend:
+    """The backend for an exported bundle, chosen from its manifest's target unless given."""
+    from ..bundle import load_bundle
+
+    target = load_bundle(bundle, verify=False).target
+    name = backend or _TARGET_BACKEND.get(target)
+    if name is None:
+        raise ValueError(f"{bundle}: no backend runs target {target!r}")
+    return load_backend(name, bundle=bundle, **options)

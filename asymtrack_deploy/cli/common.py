@@ -1,0 +1,54 @@
+"""Option parsing shared by the commands that open a backend or read frames."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """'x,y,w,h' -> four floats, or a BadParameter that says what was expected."""
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    try:
+        box = tuple(float(p) for p in parts)
+    except ValueError:
+        raise typer.BadParameter(f"expected x,y,w,h as four numbers, got {text!r}") from None
+    if len(box) != 4:
+        raise typer.BadParameter(f"expected x,y,w,h as four numbers, got {text!r}")
+    if box[2] <= 0 or box[3] <= 0:
+        raise typer.BadParameter(f"w and h must be > 0, got {text!r}")
+    return box
+
+
+def open_backend(
+    bundle: Path | None,
+    checkpoint: Path | None,
+    variant: str,
+    backend: str | None = None,
+    device: str = "cpu",
+    threads: int | None = None,
+):
+    """A bundle's backend, or the torch reference for a checkpoint (the demo weights when none)."""
+    from ..runtimes import load_backend, load_bundle_backend
+
+    if bundle is not None:
+        if checkpoint is not None:
+            raise typer.BadParameter("give either --bundle or --checkpoint, not both")
+        options = {"threads": threads} if threads else {}
+        return load_bundle_backend(bundle, backend=backend, **options)
+    if backend not in (None, "torch"):
+        raise typer.BadParameter(f"--backend {backend} needs --bundle (only torch runs a checkpoint)")
+    return load_backend("torch", variant=variant, checkpoint=checkpoint, device=device, threads=threads)
+
+
+def frame_source(source: str | None, frames: Path | None = None, video: Path | None = None, limit: int | None = None):
+    """Frames from SOURCE, --frames DIR or --video FILE; the built-in sequence when none."""
+    from ..sources import builtin_sequence, open_source
+
+    given = [s for s in (source, frames, video) if s is not None]
+    if len(given) > 1:
+        raise typer.BadParameter("give one frame source (--frames DIR or --video FILE)")
+    if not given:
+        seq = builtin_sequence()
+        return open_source(seq.folder, limit=limit), seq.init_box
+    return open_source(given[0], limit=limit), None
