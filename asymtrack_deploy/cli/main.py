@@ -17,6 +17,8 @@ app = typer.Typer(
 # command name -> module in asymtrack_deploy.cli that defines ``command``
 COMMANDS: dict[str, str] = {
     "info": "info",
+    "track": "track",
+    "parity": "parity",
 }
 
 
