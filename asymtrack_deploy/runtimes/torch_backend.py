@@ -4,6 +4,10 @@ This is the only runtime module that imports ``models/``. On CUDA the template s
 the device and the search step (normalisation included) is captured once in a CUDA graph over
 static buffers; each frame copies the crop in, replays the graph and reads two small tensors
 out. ``precision="fp16"`` runs the network in half precision (CUDA only).
+
+``mode="official"`` runs each frame the way the official code does (template features cached,
+dynamic-conv weights re-derived and template tokens re-projected every frame, eager, no graph):
+the benchmark baseline.
 """
 from __future__ import annotations
 
@@ -37,11 +41,15 @@ class TorchBackend(Backend):
         random_weights: bool = False,
         seed: int = 0,
         model=None,
+        mode: str = "split",
     ):
         super().__init__()
         self.torch = torch = require("torch", "torch")
         from ..models import build_model, load_checkpoint
 
+        if mode not in ("split", "official"):
+            raise ValueError(f"mode must be 'split' or 'official', got {mode!r}")
+        self.mode = mode
         if precision not in ("fp32", "fp16"):
             raise ValueError(f"torch backend precision must be fp32 or fp16, got {precision!r}")
         self.device = torch.device(device)
@@ -57,10 +65,11 @@ class TorchBackend(Backend):
         self.info = BackendInfo(
             variant=cfg.name, template_size=cfg.template_size, search_size=cfg.search_size,
             template_factor=cfg.template_factor, search_factor=cfg.search_factor, batch=batch,
-            precision=precision, target="torch",
+            precision=precision, target="torch" if mode == "split" else "torch-official",
             extra={"device": str(self.device), "checkpoint": str(checkpoint) if checkpoint else None},
         )
-        self.use_cuda_graph = (self.device.type == "cuda") if cuda_graph is None else cuda_graph
+        default_graph = self.device.type == "cuda" and mode == "split"
+        self.use_cuda_graph = default_graph if cuda_graph is None else cuda_graph
         if self.use_cuda_graph and self.device.type != "cuda":
             raise ValueError("cuda_graph=True needs a CUDA device")
         self._graph = None
@@ -85,9 +94,18 @@ class TorchBackend(Backend):
 
     def _template_impl(self, crops: np.ndarray):
         with self.torch.inference_mode():
+            if self.mode == "official":
+                from ..models.official import official_template_cache
+
+                return official_template_cache(self.model, self._to_input(crops))
             return self.model.template(self._to_input(crops))
 
     def _search_impl(self, crops: np.ndarray, state):
+        if self.mode == "official":
+            from ..models.official import official_search
+
+            box, score = official_search(self.model, self._to_input(crops), state)
+            return box.float().cpu().numpy(), score.float().cpu().numpy()
         if self.use_cuda_graph:
             box, score = self._replay(crops, state)
         else:
