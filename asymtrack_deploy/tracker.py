@@ -18,7 +18,7 @@ import numpy as np
 from .crop import clip_box, crop_square, map_box_back, to_rgb
 from .runtimes.base import Backend
 
-__all__ = ["Tracker", "TrackResult", "OpenCVTrackerAdapter", "DEFAULT_SCORE_THRESHOLD"]
+__all__ = ["Tracker", "BatchTracker", "TrackResult", "OpenCVTrackerAdapter", "DEFAULT_SCORE_THRESHOLD"]
 
 # Confidence below which the OpenCV-style adapter reports ok=False. The score is the geometric
 # mean, over both corner heatmaps, of the probability mass in the best 3x3 window (1.0: both
@@ -116,6 +116,60 @@ class Tracker:
         height, width = frame.shape[:2]
         self._state = tuple(clip_box(box, height, width, self.clip_margin))
         return TrackResult(self._state, float(scores[0]))
+
+
+class BatchTracker:
+    """N targets in one backend call per frame, over a backend exported with batch N.
+
+    Each target has its own template state row and its own frame (one camera each), or all
+    share one frame. This is how one accelerator serves many streams.
+    """
+
+    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float = 10.0):
+        if color_order not in ("bgr", "rgb"):
+            raise ValueError(f"color_order must be 'bgr' or 'rgb', got {color_order!r}")
+        self.backend = backend
+        self.color_order = color_order
+        self.clip_margin = clip_margin
+        self.size = backend.info.batch
+        self._template_state = None
+        self.states: list[tuple[float, float, float, float]] = []
+
+    def _frames(self, frames) -> list[np.ndarray]:
+        frames = [frames] * self.size if isinstance(frames, np.ndarray) else list(frames)
+        if len(frames) != self.size:
+            raise ValueError(f"expected {self.size} frames (one per target) or one shared frame, got {len(frames)}")
+        for frame in frames:
+            _check_frame(frame)
+        return frames
+
+    def _crops(self, frames, boxes, factor, size):
+        pairs = [crop_square(f, b, factor, size) for f, b in zip(frames, boxes)]
+        crops = np.stack([to_rgb(c, self.color_order) for c, _ in pairs])
+        return crops, [r for _, r in pairs]
+
+    def init(self, frames, boxes) -> None:
+        boxes = [_check_box(b) for b in boxes]
+        if len(boxes) != self.size:
+            raise ValueError(f"expected {self.size} boxes (the backend's batch), got {len(boxes)}")
+        info = self.backend.info
+        crops, _ = self._crops(self._frames(frames), boxes, info.template_factor, info.template_size)
+        self._template_state = self.backend.template(crops)
+        self.states = boxes
+
+    def update(self, frames) -> list[TrackResult]:
+        if self._template_state is None:
+            raise RuntimeError("update() called before init(): call init(frames, boxes) first")
+        frames = self._frames(frames)
+        info = self.backend.info
+        crops, factors = self._crops(frames, self.states, info.search_factor, info.search_size)
+        boxes, scores = self.backend.search(crops, self._template_state)
+        results = []
+        for i, frame in enumerate(frames):
+            box = map_box_back(boxes[i], self.states[i], info.search_size, factors[i])
+            results.append(TrackResult(tuple(clip_box(box, *frame.shape[:2], self.clip_margin)), float(scores[i])))
+        self.states = [r.box for r in results]
+        return results
 
 
 class OpenCVTrackerAdapter:

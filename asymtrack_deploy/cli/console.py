@@ -5,7 +5,8 @@ import sys
 
 from rich.console import Console
 
-out = Console(highlight=False, soft_wrap=True)
+# Tables are wide; when stdout is not a terminal (CI logs, pipes) do not squeeze them into 80 columns.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False)
 
 

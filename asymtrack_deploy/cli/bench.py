@@ -1,0 +1,127 @@
+"""Benchmark every installed backend side by side with the official way of running AsymTrack."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .console import err, fail, out
+from .options import Variant
+
+BACKEND_ORDER = ("torch", "onnxruntime", "openvino", "tensorrt")
+
+
+def command(
+    variant: Annotated[Variant, typer.Option(help="Model variant.")] = Variant.tiny,
+    backends: Annotated[Optional[str], typer.Option(help="Comma-separated backends (default: all installed).")] = None,
+    precisions: Annotated[str, typer.Option(help="Comma-separated precisions to try.")] = "fp32,fp16,int8",
+    device: Annotated[str, typer.Option(help="cpu or cuda (torch rows and the baseline).")] = "cpu",
+    threads: Annotated[Optional[int], typer.Option(min=1, help="Threads per backend (default: the library's).")] = None,
+    frames: Annotated[int, typer.Option(min=2, help="Timed frames per row.")] = 200,
+    warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up frames per row.")] = 20,
+    streams: Annotated[int, typer.Option(min=1, help="Targets tracked together with batched graphs.")] = 1,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Weights (default: demo weights, else random: timing does not depend on them).")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Where exported bundles are kept between runs.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the run, with raw per-frame timings, here.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG bar chart of FPS here.")] = None,
+) -> None:
+    from ..benchmarks import machine_info, run_rows
+    from ..benchmarks.plan import default_cache_dir, plan_rows
+    from ..runtimes import available_backends
+    from ..runtimes.torch_backend import default_checkpoint
+    from ..sources import builtin_sequence
+
+    chosen = _backends(backends, available_backends())
+    wanted = _precisions(precisions)
+    if device not in ("cpu", "cuda"):
+        raise typer.BadParameter(f"--device must be cpu or cuda, got {device!r}")
+    checkpoint = checkpoint or default_checkpoint()
+    if checkpoint is not None and not checkpoint.is_file():
+        fail(f"{checkpoint}: no such checkpoint")
+    sequence = builtin_sequence()
+    exporter = _exporter(variant.value, checkpoint)
+    with err.status("exporting bundles (cached after the first run)..."):
+        plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams,
+                         cache_dir or default_cache_dir(), exporter)
+    for note in plan.skipped:
+        err.print(f"[yellow]skipped[/] {note}")
+    with err.status("measuring...") as status:
+        rows = run_rows(plan.rows, sequence.folder, sequence.init_box, frames, warmup,
+                        on_row=lambda r: status.update(f"measured {r['label']} {r['precision']}..."))
+    run = {
+        "machine": machine_info(threads),
+        "settings": {"variant": variant.value, "device": device, "frames": frames, "warmup": warmup, "streams": streams,
+                     "weights": str(checkpoint) if checkpoint else "random (seed 0)",
+                     "sequence": f"built-in {sequence.name}: {sequence.source}"},
+        "skipped": plan.skipped,
+        "rows": rows,
+    }
+    _render(run)
+    _write_outputs(run, json_path, plot)
+
+
+def _backends(text: str | None, installed: list[str]) -> list[str]:
+    if text is None:
+        return [b for b in BACKEND_ORDER if b in installed]
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BACKEND_ORDER]
+    if unknown:
+        raise typer.BadParameter(f"unknown backend(s) {', '.join(unknown)}: expected {', '.join(BACKEND_ORDER)}")
+    missing = [n for n in names if n not in installed]
+    if missing:
+        fail(f"backend(s) not installed here: {', '.join(missing)} (installed: {', '.join(installed)})")
+    return names
+
+
+def _precisions(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in ("fp32", "fp16", "int8")]
+    if bad or not names:
+        raise typer.BadParameter(f"precisions must be among fp32, fp16, int8, got {text!r}")
+    return names
+
+
+def _exporter(variant: str, checkpoint: Path | None):
+    """export(target, out_dir, precision, batch) for the plan, with this run's weights."""
+
+    def export(target: str, out_dir: Path, precision: str, batch: int) -> None:
+        from ..export import export_bundle
+
+        options = {"checkpoint": checkpoint, "variant": variant, "out_dir": out_dir, "batch": batch, "force": True}
+        if checkpoint is None:
+            options.update(random_weights=True, seed=0)
+        if target != "onnx":
+            options["precision"] = precision
+        export_bundle(target, **options)
+
+    return export
+
+
+def _render(run: dict) -> None:
+    from rich.table import Table
+
+    from ..benchmarks.report import COLUMNS, row_cells
+
+    m, s = run["machine"], run["settings"]
+    table = Table(title=f"AsymTrack-{s['variant']}: {s['frames']} frames of the built-in sequence, {s['device']}")
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column in ("row", "parity") else "right")
+    for row in run["rows"]:
+        table.add_row(*row_cells(row))
+    out.print(table)
+    out.print(f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, threads {m['threads'] or 'default'}, "
+              f"governor {m['governor'] or 'n/a'}. " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    out.print(f"Weights: {s['weights']}. Speed-ups are against the baseline row of this run. {m['caveats']}")
+
+
+def _write_outputs(run: dict, json_path: Path | None, plot: Path | None) -> None:
+    if json_path:
+        json_path.write_text(json.dumps(run, indent=1))
+        err.print(f"wrote {json_path}")
+    if plot:
+        from ..benchmarks.report import plot_fps
+
+        plot_fps(run, plot)
+        err.print(f"wrote {plot}")
