@@ -7,7 +7,7 @@ from rich.console import Console
 
 # Tables are wide; when stdout is not a terminal (CI logs, pipes) do not squeeze them into 80 columns.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> None:
