@@ -1,0 +1,48 @@
+"""`asymtrack-deploy bench` on the ONNX Runtime backend: JSON fields, chart, results page."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from asymtrack_deploy.cli.main import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_onnxruntime_json_plot_and_results_page(tmp_path):
+    out_json, plot = tmp_path / "run.json", tmp_path / "fps.png"
+    args = ["bench", "--backends", "onnxruntime", "--precisions", "fp32", "--frames", "5", "--warmup", "1",
+            "--cache-dir", str(tmp_path / "cache"), "--json", str(out_json), "--plot", str(plot)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "baseline" in result.output and "onnxruntime" in result.output
+    run = json.loads(out_json.read_text())
+    assert {"machine", "settings", "rows", "skipped"} <= set(run)
+    assert run["machine"]["logical_cpus"] >= 1 and "onnxruntime" in run["machine"]["versions"]
+    baseline, ort = run["rows"]
+    assert baseline["baseline"] and baseline["speedup_search_p50"] == 1.0
+    assert ort["backend"] == "onnxruntime" and ort["precision"] == "fp32" and ort["parity_passed"] is True
+    for row in (baseline, ort):
+        for key in ("template", "search", "e2e"):
+            assert {"mean", "p50", "p90", "p99"} <= set(row[key])
+        assert len(row["raw_ns"]["search"]) == 5 and len(row["raw_ns"]["e2e"]) == 5
+        assert row["fps"] > 0 and row["peak_rss_mb"] > 0
+    assert ort["files_mb"] > 1 and ort["speedup_search_p50"] > 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    results = tmp_path / "RESULTS.md"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_results.py"), str(out_json), "-o", str(results)],
+                   check=True, capture_output=True)
+    text = results.read_text()
+    assert "| onnxruntime | fp32 |" in text and "official PyTorch (eager) (baseline)" in text
+    assert (tmp_path / "run.png").is_file()
+
+
+def test_bench_rejects_unknown_backend():
+    result = runner.invoke(app, ["bench", "--backends", "cuda-magic"])
+    assert result.exit_code == 2 and "unknown backend" in result.output
