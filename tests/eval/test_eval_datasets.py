@@ -1,0 +1,202 @@
+"""Dataset readers: each benchmark layout reads back what was written; malformed trees fail
+before tracking with an error that names the file (and line)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asymtrack_deploy.eval import DatasetError, dataset_names, load_dataset
+from asymtrack_deploy.eval.datasets import read_otb, read_uav
+from asymtrack_deploy.eval.splits import LASOT_TEST, OTB100, UAV123
+
+from eval_fixtures import SIZE, folder_dataset, got10k_tree, lasot_tree, render, target_boxes, trackingnet_tree, write_boxes
+
+
+def test_cli_dataset_choices_match_the_registry():
+    from asymtrack_deploy.cli.eval import DatasetName
+
+    assert [d.value for d in DatasetName] == dataset_names()
+
+
+def test_eval_imports_neither_torch_nor_models():
+    code = ("import sys, asymtrack_deploy.eval, asymtrack_deploy.eval.trax_server, asymtrack_deploy.cli.eval; "
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'torch' or m.startswith('asymtrack_deploy.models')]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_split_tables():
+    assert len(LASOT_TEST) == 280 and len(set(LASOT_TEST)) == 280
+    assert len(OTB100) == 100 and len(UAV123) == 123
+    assert OTB100["Tiger1"]["omit"] == 5 and UAV123["bird1_2"]["first"] == 775
+
+
+def test_folder_layout(tmp_path):
+    gts = folder_dataset(tmp_path, count=2, frames=5)
+    ds = load_dataset("folder", tmp_path)
+    assert [s.name for s in ds.sequences] == ["seq00", "seq01"]
+    seq = ds.sequences[0]
+    assert len(seq) == 5 and seq.frames[0].name == "00000001.jpg" and seq.annotated
+    np.testing.assert_array_equal(seq.ground_truth, gts["seq00"])
+    assert seq.resolve_image_size() == SIZE
+    assert ds.protocol == "default" and ds.limit(1).sequences == ds.sequences[:1]
+
+
+def test_folder_with_nan_rows_marks_them_absent(tmp_path):
+    gt = target_boxes(4, 0)
+    render(gt, tmp_path / "s" / "img", [f"{i}.jpg" for i in range(4)])
+    rows = gt.copy()
+    rows[2] = np.nan
+    write_boxes(tmp_path / "s" / "groundtruth_rect.txt", rows, delimiter="\t")
+    ds = load_dataset("folder", tmp_path)
+    assert ds.rules == "uav"
+    np.testing.assert_array_equal(ds.sequences[0].target_visible, [True, True, False, True])
+
+
+def test_got10k_val_and_test(tmp_path):
+    val = got10k_tree(tmp_path, "val", count=2, frames=5, absent=(3,))
+    got10k_tree(tmp_path, "test", count=2, frames=5)
+    ds = load_dataset("got10k-val", tmp_path)
+    assert ds.protocol == "got10k" and ds.submission is None
+    seq = ds.sequences[0]
+    assert seq.image_size == SIZE
+    np.testing.assert_array_equal(seq.target_visible, val[seq.name][1])
+    test = load_dataset("got10k_test", tmp_path / "test")  # the split folder itself works too
+    assert test.protocol == "none" and test.submission == "got10k"
+    assert test.sequences[0].ground_truth.shape == (1, 4) and len(test.sequences[0]) == 5
+    assert not test.sequences[0].annotated
+
+
+def test_lasot_layout_with_absent_flags(tmp_path):
+    tree = lasot_tree(tmp_path, names=("cat-1", "dog-7"), frames=5, absent=(1, 2))
+    ds = load_dataset("lasot", tmp_path)
+    assert ds.rules == "lasot" and [s.name for s in ds.sequences] == ["cat-1", "dog-7"]
+    np.testing.assert_array_equal(ds.sequences[1].target_visible, tree["dog-7"][1])
+    assert ds.sequences[0].frames[-1] == tmp_path / "cat" / "cat-1" / "img" / "00000005.jpg"
+
+
+def test_lasot_without_list_expects_the_test_split(tmp_path):
+    lasot_tree(tmp_path, names=("cat-1",), frames=3)
+    (tmp_path / "testing_set.txt").unlink()
+    with pytest.raises(DatasetError, match="279 of 280 sequences"):
+        load_dataset("lasot", tmp_path)
+
+
+def test_trackingnet_layout(tmp_path):
+    trackingnet_tree(tmp_path, count=2, frames=12)
+    ds = load_dataset("trackingnet", tmp_path)
+    assert ds.submission == "trackingnet" and ds.protocol == "none"
+    seq = ds.sequences[0]
+    # frames sort numerically: 0, 1, ..., 9, 10, 11 (not 0, 1, 10, 11, 2)
+    assert [p.stem for p in seq.frames[:4]] == ["0", "1", "2", "3"] and seq.frames[-1].stem == "11"
+
+
+def test_otb_table_ranges(tmp_path):
+    # Tiger1: frames 1..354 on disk, the first 5 skipped (initOmit); Jogging has two targets.
+    gt = target_boxes(354, 0)
+    render(gt[:6], tmp_path / "Tiger1" / "img", [f"{i:04d}.jpg" for i in range(1, 7)])
+    render(gt[-1:], tmp_path / "Tiger1" / "img", ["0354.jpg"])
+    write_boxes(tmp_path / "Tiger1" / "groundtruth_rect.txt", gt)
+    jog = target_boxes(307, 1)
+    render(jog[:1], tmp_path / "Jogging" / "img", ["0001.jpg"])
+    render(jog[-1:], tmp_path / "Jogging" / "img", ["0307.jpg"])
+    write_boxes(tmp_path / "Jogging" / "groundtruth_rect.1.txt", jog, delimiter="\t")
+    write_boxes(tmp_path / "Jogging" / "groundtruth_rect.2.txt", jog + 1, delimiter=" ")
+    ds = read_otb(tmp_path, names=["Tiger1", "Jogging_1", "Jogging_2"])
+    tiger = ds.sequences[0]
+    assert len(tiger) == 349 and tiger.frames[0].name == "0006.jpg"
+    np.testing.assert_array_equal(tiger.ground_truth[0], gt[5])
+    np.testing.assert_array_equal(ds.sequences[2].ground_truth, jog + 1)
+    with pytest.raises(DatasetError, match="97 of 100 OTB-100 sequences are missing"):
+        load_dataset("otb", tmp_path)
+
+
+def test_uav_subsequence_of_a_shared_folder(tmp_path):
+    gt = target_boxes(703, 0)
+    gt[10] = np.nan
+    folder = tmp_path / "data_seq" / "UAV123" / "bird1"
+    render(gt[:1], folder, ["000775.jpg"])
+    render(gt[:1], folder, ["001477.jpg"])
+    write_boxes(tmp_path / "anno" / "UAV123" / "bird1_2.txt", gt)
+    seq = read_uav(tmp_path, names=["bird1_2"]).sequences[0]
+    assert len(seq) == 703 and seq.frames[0].name == "000775.jpg" and not seq.target_visible[10]
+
+
+# -- malformed trees -----------------------------------------------------------------------------
+def test_missing_groundtruth_names_the_file(tmp_path):
+    folder_dataset(tmp_path, count=2, frames=3)
+    (tmp_path / "seq01" / "groundtruth.txt").unlink()
+    with pytest.raises(DatasetError, match=r"seq01/groundtruth\.txt: ground-truth file not found"):
+        load_dataset("folder", tmp_path)
+
+
+def test_line_with_three_numbers_names_file_and_line(tmp_path):
+    folder_dataset(tmp_path, count=1, frames=4)
+    gt = tmp_path / "seq00" / "groundtruth.txt"
+    lines = gt.read_text().splitlines()
+    lines[2] = "1,2,3"
+    gt.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match=r"groundtruth\.txt:3: expected 4 numbers \(x, y, w, h\), got 3"):
+        load_dataset("folder", tmp_path)
+
+
+def test_text_in_groundtruth_names_file_and_line(tmp_path):
+    got10k_tree(tmp_path, "val", count=1, frames=3)
+    gt = next((tmp_path / "val").glob("*/groundtruth.txt"))
+    gt.write_text("1,2,3,4\n1,2,x,4\n1,2,3,4\n")
+    with pytest.raises(DatasetError, match=r"groundtruth\.txt:2: not a list of numbers"):
+        load_dataset("got10k-val", tmp_path)
+
+
+def test_empty_folders(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="empty folder"):
+        load_dataset("folder", tmp_path / "empty")
+    folder_dataset(tmp_path / "ds", count=1, frames=3)
+    shutil.rmtree(tmp_path / "ds" / "seq00" / "img")
+    (tmp_path / "ds" / "seq00" / "img").mkdir()
+    with pytest.raises(DatasetError, match=r"seq00/img: no images"):
+        load_dataset("folder", tmp_path / "ds")
+
+
+def test_count_mismatch_and_bad_flags(tmp_path):
+    folder_dataset(tmp_path, count=1, frames=4)
+    (tmp_path / "seq00" / "img" / "00000004.jpg").unlink()
+    with pytest.raises(DatasetError, match=r"groundtruth\.txt: 4 boxes for 3 images"):
+        load_dataset("folder", tmp_path)
+    lasot_tree(tmp_path / "lasot", names=("cat-1",), frames=4)
+    (tmp_path / "lasot" / "cat" / "cat-1" / "out_of_view.txt").write_text("0,0,0\n")
+    with pytest.raises(DatasetError, match=r"out_of_view\.txt: 3 labels for 4 frames"):
+        load_dataset("lasot", tmp_path / "lasot")
+
+
+def test_got10k_list_names_a_missing_folder(tmp_path):
+    got10k_tree(tmp_path, "val", count=2, frames=3)
+    shutil.rmtree(next(p for p in (tmp_path / "val").iterdir() if p.is_dir()))
+    with pytest.raises(DatasetError, match=r"list\.txt: names 'GOT-10k_Val_000001'"):
+        load_dataset("got10k-val", tmp_path)
+
+
+def test_unknown_dataset_and_root(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset 'vot'"):
+        load_dataset("vot", tmp_path)
+    with pytest.raises(DatasetError, match="dataset root not found"):
+        load_dataset("lasot", tmp_path / "nope")
+
+
+def test_procedural_renders_with_the_training_module_or_says_what_is_missing(tmp_path):
+    try:
+        from asymtrack_deploy.train import procedural  # noqa: F401
+    except ImportError:
+        with pytest.raises(DatasetError, match="asymtrack_deploy.train.procedural"):
+            load_dataset("procedural", tmp_path / "proc")
+        return
+    ds = load_dataset("procedural", tmp_path / "proc", num_sequences=2, length=4)
+    assert len(ds) == 2 and all(s.annotated for s in ds.sequences)
+    # a second load reads the rendered tree without rendering again
+    assert [s.name for s in load_dataset("procedural", tmp_path / "proc").sequences] == [s.name for s in ds.sequences]
