@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,8 +37,9 @@ def test_bench_onnxruntime_json_plot_and_results_page(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     results = tmp_path / "RESULTS.md"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_results.py"), str(out_json), "-o", str(results)],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, env=env)
     text = results.read_text()
     assert "| onnxruntime | fp32 |" in text and "official PyTorch (eager) (baseline)" in text
     assert (tmp_path / "run.png").is_file()

@@ -1,0 +1,515 @@
+"""The deployment bundle: model files plus a ``manifest.json`` that says how to run them.
+
+A bundle is a folder. The model files stay exactly what their runtime expects (``.onnx`` today;
+OpenVINO IR, TensorRT engines later); everything else lives in the manifest, so a C or C++
+program can run the graphs without this package: the input sizes and crop factors, the colour
+order and normalisation (done inside the graphs), every input and output name with its shape
+and dtype, which template-state tensors pass from the template graph to the search graph, the
+target, precision and batch, and sha256 digests of every file and of the source checkpoint.
+
+Layout of ``manifest.json`` (schema version 1)::
+
+    schema_version, created_utc, toolkit_version
+    model        {name, variant, template_size, search_size, template_factor, search_factor}
+    preprocess   {color_order, layout, dtype, scale, mean, std, in_graph}
+    postprocess  {box_format, box_normalized_by, score_range}
+    target, precision, batch, opset
+    graphs       {"template"|"search": {files: {role: filename}, inputs: [tensor], outputs: [tensor]}}
+    state        [tensor]      template-graph outputs that are search-graph inputs, in order
+    files        {filename: {sha256, bytes}}   every file of the bundle
+    source       {checkpoint, checkpoint_sha256, random_weights, seed}
+    export       free-form facts about how the files were made (exporter, simplifier...)
+    parity       the export's own parity figures against the PyTorch reference
+    runtime      target-specific facts (TensorRT version, GPU name...), {} for ONNX
+    calibration  the int8 calibration record, or null
+
+where a tensor is ``{name, shape, dtype}`` with a numpy dtype name. A graph's ``files`` maps a
+role ("onnx", "openvino_xml", "tensorrt_engine"...) to a file name, so later targets add roles
+without a schema change. Standard library only: the runtimes read bundles with this module.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "MANIFEST_NAME",
+    "SCHEMA_VERSION",
+    "GRAPH_NAMES",
+    "Bundle",
+    "FileRecord",
+    "GraphSpec",
+    "Manifest",
+    "ModelSpec",
+    "Preprocess",
+    "SourceSpec",
+    "TensorSpec",
+    "file_sha256",
+    "load_bundle",
+    "write_manifest",
+]
+
+MANIFEST_NAME = "manifest.json"
+SCHEMA_VERSION = 1
+GRAPH_NAMES = ("template", "search")
+_DTYPES = ("uint8", "int8", "int32", "int64", "float16", "float32")
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks (engines and checkpoints can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Typed sections. Each has ``to_dict`` and a ``from_dict`` that raises ValueError on bad input.
+# --------------------------------------------------------------------------------------------
+
+
+def _need(data: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """One required field of the right JSON type, or a ValueError saying which and why."""
+    if not isinstance(data, dict):
+        raise ValueError(f"manifest: {where} must be an object, got {type(data).__name__}")
+    if key not in data:
+        raise ValueError(f"manifest: {where} lacks the field {key!r}")
+    value = data[key]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise ValueError(f"manifest: {where}.{key} must be {_kind_name(kind)}, got a boolean")
+    if not isinstance(value, kind):
+        raise ValueError(f"manifest: {where}.{key} must be {_kind_name(kind)}, got {type(value).__name__}")
+    return value
+
+
+def _kind_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One graph input or output: name, static shape and numpy dtype name."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> "TensorSpec":
+        name = _need(data, "name", str, where)
+        shape = _need(data, "shape", list, where)
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            raise ValueError(f"manifest: {where}.shape must be positive integers (static shapes), got {shape}")
+        dtype = _need(data, "dtype", str, where)
+        if dtype not in _DTYPES:
+            raise ValueError(f"manifest: {where}.dtype {dtype!r} is not one of {', '.join(_DTYPES)}")
+        return cls(name, tuple(shape), dtype)
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """One network graph: its files by role and its named inputs and outputs, in order."""
+
+    files: dict[str, str]
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    def input(self, name: str) -> TensorSpec:
+        return _by_name(self.inputs, name, "input")
+
+    def output(self, name: str) -> TensorSpec:
+        return _by_name(self.outputs, name, "output")
+
+    def to_dict(self) -> dict:
+        return {
+            "files": dict(self.files),
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> "GraphSpec":
+        files = _need(data, "files", dict, where)
+        if not files or not all(isinstance(v, str) for v in files.values()):
+            raise ValueError(f"manifest: {where}.files must map roles to file names, got {files!r}")
+        inputs = _need(data, "inputs", list, where)
+        outputs = _need(data, "outputs", list, where)
+        return cls(
+            dict(files),
+            tuple(TensorSpec.from_dict(t, f"{where}.inputs[{i}]") for i, t in enumerate(inputs)),
+            tuple(TensorSpec.from_dict(t, f"{where}.outputs[{i}]") for i, t in enumerate(outputs)),
+        )
+
+
+def _by_name(tensors: tuple[TensorSpec, ...], name: str, what: str) -> TensorSpec:
+    for t in tensors:
+        if t.name == name:
+            return t
+    raise KeyError(f"no {what} named {name!r}; have {', '.join(t.name for t in tensors)}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which network and the crop geometry the tracker must use with it."""
+
+    variant: str
+    template_size: int
+    search_size: int
+    template_factor: float
+    search_factor: float
+    name: str = "AsymTrack"
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "variant": self.variant,
+            "template_size": self.template_size,
+            "search_size": self.search_size,
+            "template_factor": self.template_factor,
+            "search_factor": self.search_factor,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ModelSpec":
+        w = "model"
+        return cls(
+            variant=_need(data, "variant", str, w),
+            template_size=_need(data, "template_size", int, w),
+            search_size=_need(data, "search_size", int, w),
+            template_factor=float(_need(data, "template_factor", (int, float), w)),
+            search_factor=float(_need(data, "search_factor", (int, float), w)),
+            name=data.get("name", "AsymTrack"),
+        )
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """What the graphs expect as image input. With ``in_graph`` the cast, ``* scale``,
+    ``(x - mean) / std`` and NHWC -> NCHW all happen inside the graphs: feed raw crops."""
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    color_order: str = "rgb"
+    layout: str = "NHWC"
+    dtype: str = "uint8"
+    scale: float = 1.0 / 255.0
+    in_graph: bool = True
+
+    def to_dict(self) -> dict:
+        return {
+            "color_order": self.color_order,
+            "layout": self.layout,
+            "dtype": self.dtype,
+            "scale": self.scale,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "in_graph": self.in_graph,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Preprocess":
+        w = "preprocess"
+        mean, std = _need(data, "mean", list, w), _need(data, "std", list, w)
+        if len(mean) != 3 or len(std) != 3:
+            raise ValueError(f"manifest: preprocess.mean and .std need 3 values each, got {mean} and {std}")
+        color = _need(data, "color_order", str, w)
+        if color not in ("rgb", "bgr"):
+            raise ValueError(f"manifest: preprocess.color_order must be 'rgb' or 'bgr', got {color!r}")
+        return cls(
+            mean=tuple(float(v) for v in mean),
+            std=tuple(float(v) for v in std),
+            color_order=color,
+            layout=_need(data, "layout", str, w),
+            dtype=_need(data, "dtype", str, w),
+            scale=float(_need(data, "scale", (int, float), w)),
+            in_graph=_need(data, "in_graph", bool, w),
+        )
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where the weights came from: a checkpoint (name and digest) or seeded random weights."""
+
+    checkpoint: str | None
+    checkpoint_sha256: str | None
+    random_weights: bool = False
+    seed: int | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "checkpoint": self.checkpoint,
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "random_weights": self.random_weights,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "SourceSpec":
+        if not isinstance(data, dict):
+            raise ValueError(f"manifest: source must be an object, got {type(data).__name__}")
+        return cls(
+            checkpoint=data.get("checkpoint"),
+            checkpoint_sha256=data.get("checkpoint_sha256"),
+            random_weights=bool(data.get("random_weights", False)),
+            seed=data.get("seed"),
+        )
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    sha256: str
+    bytes: int
+
+    def to_dict(self) -> dict:
+        return {"sha256": self.sha256, "bytes": self.bytes}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The whole manifest, typed. Free-form sections (``export``, ``parity``, ``runtime``,
+    ``calibration``) stay dicts: later targets fill them without a schema change."""
+
+    model: ModelSpec
+    preprocess: Preprocess
+    target: str
+    precision: str
+    batch: int
+    opset: int | None
+    graphs: dict[str, GraphSpec]
+    state: tuple[TensorSpec, ...]
+    source: SourceSpec
+    toolkit_version: str
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    export: dict = field(default_factory=dict)
+    parity: dict = field(default_factory=dict)
+    runtime: dict = field(default_factory=dict)
+    calibration: dict | None = None
+    created_utc: str = ""
+    postprocess: dict = field(
+        default_factory=lambda: {
+            "box_format": "cx,cy,w,h",
+            "box_normalized_by": "search_size",
+            "score_range": [0.0, 1.0],
+        }
+    )
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def variant(self) -> str:
+        return self.model.variant
+
+    def graph(self, name: str) -> GraphSpec:
+        if name not in self.graphs:
+            raise KeyError(f"the bundle has no {name!r} graph; it has {', '.join(self.graphs)}")
+        return self.graphs[name]
+
+    @property
+    def state_names(self) -> list[str]:
+        return [t.name for t in self.state]
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": self.schema_version,
+            "created_utc": self.created_utc,
+            "toolkit_version": self.toolkit_version,
+            "model": self.model.to_dict(),
+            "preprocess": self.preprocess.to_dict(),
+            "postprocess": dict(self.postprocess),
+            "target": self.target,
+            "precision": self.precision,
+            "batch": self.batch,
+            "opset": self.opset,
+            "graphs": {name: g.to_dict() for name, g in self.graphs.items()},
+            "state": [t.to_dict() for t in self.state],
+            "files": {name: rec.to_dict() for name, rec in self.files.items()},
+            "source": self.source.to_dict(),
+            "export": dict(self.export),
+            "parity": dict(self.parity),
+            "runtime": dict(self.runtime),
+            "calibration": self.calibration,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Manifest":
+        if not isinstance(data, dict):
+            raise ValueError(f"manifest: the top level must be an object, got {type(data).__name__}")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"manifest: schema_version {version!r} is not supported by asymtrack-deploy "
+                f"(it reads version {SCHEMA_VERSION}); re-export the bundle with this version"
+            )
+        graphs = _need(data, "graphs", dict, "manifest")
+        return cls(
+            model=ModelSpec.from_dict(_need(data, "model", dict, "manifest")),
+            preprocess=Preprocess.from_dict(_need(data, "preprocess", dict, "manifest")),
+            postprocess=dict(data.get("postprocess") or {}),
+            target=_need(data, "target", str, "manifest"),
+            precision=_need(data, "precision", str, "manifest"),
+            batch=_need(data, "batch", int, "manifest"),
+            opset=data.get("opset"),
+            graphs={name: GraphSpec.from_dict(g, f"graphs.{name}") for name, g in graphs.items()},
+            state=tuple(
+                TensorSpec.from_dict(t, f"state[{i}]") for i, t in enumerate(_need(data, "state", list, "manifest"))
+            ),
+            source=SourceSpec.from_dict(data.get("source", {})),
+            toolkit_version=_need(data, "toolkit_version", str, "manifest"),
+            files=_files_from_dict(_need(data, "files", dict, "manifest")),
+            export=dict(data.get("export") or {}),
+            parity=dict(data.get("parity") or {}),
+            runtime=dict(data.get("runtime") or {}),
+            calibration=data.get("calibration"),
+            created_utc=str(data.get("created_utc", "")),
+        )
+
+    def check_consistent(self) -> None:
+        """Cross-field rules: both graphs present, every graph file recorded, state names
+        being template outputs and search inputs, batch matching the shapes."""
+        if self.batch < 1:
+            raise ValueError(f"manifest: batch must be at least 1, got {self.batch}")
+        for name in GRAPH_NAMES:
+            if name not in self.graphs:
+                raise ValueError(f"manifest: no {name!r} graph (graphs: {', '.join(self.graphs) or 'none'})")
+        for gname, g in self.graphs.items():
+            self._check_graph(gname, g)
+        template_out = {t.name for t in self.graphs["template"].outputs}
+        search_in = {t.name for t in self.graphs["search"].inputs}
+        for t in self.state:
+            if t.name not in template_out or t.name not in search_in:
+                raise ValueError(f"manifest: state tensor {t.name!r} must be both a template output and a search input")
+
+    def _check_graph(self, gname: str, graph: GraphSpec) -> None:
+        for role, filename in graph.files.items():
+            if filename not in self.files:
+                raise ValueError(f"manifest: graphs.{gname}.files.{role} = {filename!r} has no entry in 'files'")
+        for t in graph.inputs + graph.outputs:
+            if t.shape[0] != self.batch:
+                raise ValueError(f"manifest: {gname} tensor {t.name!r} has batch {t.shape[0]}, the bundle says {self.batch}")
+
+
+def _files_from_dict(data: dict) -> dict[str, FileRecord]:
+    files = {}
+    for name, rec in data.items():
+        _check_plain_name(name)
+        sha = _need(rec, "sha256", str, f"files.{name}")
+        size = _need(rec, "bytes", int, f"files.{name}")
+        files[name] = FileRecord(sha, size)
+    return files
+
+
+def _check_plain_name(name: str) -> None:
+    """Files live in the bundle folder itself: a path that leaves it is refused."""
+    if not name or name != Path(name).name or name in (".", "..") or name == MANIFEST_NAME:
+        raise ValueError(f"manifest: file name {name!r} must be a plain file name inside the bundle folder")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading and writing bundles
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A validated bundle folder: ``root`` and its ``manifest``."""
+
+    root: Path
+    manifest: Manifest
+
+    def path(self, graph: str, role: str) -> Path:
+        """The file that plays ``role`` (e.g. "onnx") for ``graph`` ("template" or "search")."""
+        files = self.manifest.graph(graph).files
+        if role not in files:
+            raise KeyError(
+                f"bundle {self.root}: the {graph} graph has no {role!r} file (roles: {', '.join(files)}); "
+                f"this bundle's target is {self.manifest.target!r}"
+            )
+        return self.root / files[role]
+
+    @property
+    def variant(self) -> str:
+        return self.manifest.model.variant
+
+    @property
+    def batch(self) -> int:
+        return self.manifest.batch
+
+    @property
+    def target(self) -> str:
+        return self.manifest.target
+
+    @property
+    def precision(self) -> str:
+        return self.manifest.precision
+
+    @property
+    def state_names(self) -> list[str]:
+        return self.manifest.state_names
+
+
+def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
+    """Read and validate ``path/manifest.json``; with ``verify`` also check that every listed
+    file exists with its recorded sha256. Any problem is a ValueError naming the file."""
+    root = Path(path)
+    if not root.is_dir():
+        raise ValueError(f"{root}: no such bundle folder")
+    manifest_path = root / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise ValueError(f"{manifest_path}: missing; {root} is not an asymtrack-deploy bundle (export one first)")
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{manifest_path}: not valid JSON ({exc})") from exc
+    try:
+        manifest = Manifest.from_dict(data)
+        manifest.check_consistent()
+    except ValueError as exc:
+        raise ValueError(f"{manifest_path}: {exc}") from exc
+    _check_files(root, manifest, verify)
+    return Bundle(root, manifest)
+
+
+def _check_files(root: Path, manifest: Manifest, verify: bool) -> None:
+    for name, rec in manifest.files.items():
+        path = root / name
+        if not path.is_file():
+            raise ValueError(f"{path}: listed in {MANIFEST_NAME} but missing from the bundle")
+        if not verify:
+            continue
+        size = path.stat().st_size
+        if size != rec.bytes or file_sha256(path) != rec.sha256:
+            raise ValueError(
+                f"{path}: sha256 mismatch with {MANIFEST_NAME} (file changed or damaged after export; "
+                f"expected {rec.sha256[:16]}..., {rec.bytes} bytes; found {size} bytes)"
+            )
+
+
+def write_manifest(folder: str | os.PathLike, manifest: Manifest, extra_files: tuple[str, ...] = ()) -> Manifest:
+    """Digest every graph file (and ``extra_files``) in ``folder`` and write ``manifest.json``.
+
+    Returns the manifest with ``files`` and ``created_utc`` filled in. The folder is expected
+    to be a staging folder that the caller renames into place (see ``export``).
+    """
+    folder = Path(folder)
+    names = sorted({f for g in manifest.graphs.values() for f in g.files.values()} | set(extra_files))
+    files = {}
+    for name in names:
+        _check_plain_name(name)
+        path = folder / name
+        if not path.is_file():
+            raise ValueError(f"{path}: the manifest lists this file but it was not written")
+        files[name] = FileRecord(file_sha256(path), path.stat().st_size)
+    created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    manifest = replace(manifest, files=files, created_utc=created)
+    manifest.check_consistent()
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return manifest

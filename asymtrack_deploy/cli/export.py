@@ -1,0 +1,116 @@
+"""Export a checkpoint to a deployment bundle (static graphs + manifest.json), checked for parity."""
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..export.targets import target_names
+from .console import err, fail, out
+from .options import Variant
+
+NO_ARGS_IS_HELP = True
+
+# One choice per registered export target: a new target appears here without a CLI change.
+Target = Enum("Target", {name: name for name in target_names()}, type=str)
+
+
+def command(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder to write.")],
+    target: Annotated[Target, typer.Option(help="What to export to.")] = Target("onnx"),
+    variant: Annotated[Variant, typer.Option(help="Model variant (must match the checkpoint).")] = Variant.tiny,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint to export (official or deploy form).")] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Targets per call: the graphs' static batch size.")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing bundle at --out.")] = False,
+    opset: Annotated[int, typer.Option(min=17, help="ONNX opset.")] = 17,
+    random_weights: Annotated[
+        bool, typer.Option("--random-weights", help="No checkpoint: seeded random weights (runs, does not track).")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed for --random-weights.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON instead of tables.")] = False,
+) -> None:
+    if checkpoint is not None and random_weights:
+        raise typer.BadParameter("give either --checkpoint or --random-weights, not both")
+    if checkpoint is None and not random_weights:
+        fail("no --checkpoint given; pass one, or --random-weights [--seed N] for a bundle that runs but does not track")
+    if checkpoint is not None and not checkpoint.is_file():
+        fail(f"{checkpoint}: no such checkpoint file")
+    bundle = _export(target.value, checkpoint, variant.value, out_dir, batch, force, opset, random_weights, seed)
+    if as_json:
+        out.print_json(json.dumps(bundle.manifest.to_dict()))
+    else:
+        _render(bundle)
+
+
+def _export(target, checkpoint, variant, out_dir, batch, force, opset, random_weights, seed):
+    """Run the exporter; bad input exits 2, a failed check (parity, graph) exits 1."""
+    from ..export import export_bundle
+
+    err.print(f"exporting AsymTrack-{variant} to {target} (batch {batch}) in {out_dir} ...")
+    try:
+        return export_bundle(
+            target,
+            checkpoint=checkpoint,
+            variant=variant,
+            out_dir=out_dir,
+            batch=batch,
+            force=force,
+            opset=opset,
+            random_weights=random_weights,
+            seed=seed,
+        )
+    except (ValueError, FileExistsError) as exc:  # CheckpointError is a ValueError
+        fail(str(exc))
+    except (RuntimeError, ImportError) as exc:  # ParityError, graph checks, a missing library
+        fail(f"{exc}; no bundle was written", code=1)
+
+
+def _render(bundle) -> None:
+    from rich.table import Table
+
+    m = bundle.manifest
+    t = Table(title=f"Bundle {bundle.root}", show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    source = m.source.checkpoint or f"random weights (seed {m.source.seed})"
+    for key, value in (
+        ("variant", m.model.variant),
+        ("target / precision", f"{m.target} / {m.precision}"),
+        ("batch", m.batch),
+        ("opset", m.opset),
+        ("input sizes", f"template {m.model.template_size}, search {m.model.search_size} (RGB uint8 NHWC)"),
+        ("weights", source),
+        ("simplifier", m.export.get("simplifier", "")),
+    ):
+        t.add_row(key, str(value))
+    out.print(t)
+    _render_files(bundle)
+    _render_parity(m.parity)
+
+
+def _render_files(bundle) -> None:
+    from rich.table import Table
+
+    t = Table(title="Files")
+    for col in ("file", "size", "sha256"):
+        t.add_column(col)
+    for name, rec in bundle.manifest.files.items():
+        t.add_row(name, f"{rec.bytes / 1e6:.2f} MB", rec.sha256[:16] + "...")
+    out.print(t)
+
+
+def _render_parity(parity: dict) -> None:
+    from rich.table import Table
+
+    t = Table(title="Parity against PyTorch (fp32, CPU)", show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("max |box diff|", f"{parity['max_abs_box_diff']:.3g} (tolerance {parity['box_tolerance']:g})")
+    t.add_row("max |score diff|", f"{parity['max_abs_score_diff']:.3g}")
+    t.add_row("crops", parity["crops"])
+    t.add_row("runtime", parity.get("runtime", ""))
+    t.add_row("result", "[green]passed[/]" if parity.get("passed") else "[red]failed[/]")
+    out.print(t)

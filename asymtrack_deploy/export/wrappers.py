@@ -1,0 +1,83 @@
+"""Export wrappers: the two graphs a deployed tracker runs, kept apart from the model.
+
+The model knows nothing about tracing. These wrappers reuse its branches and add only what a
+deployed graph needs at its boundary:
+
+* the image preprocessing (uint8 -> float, / 255, ImageNet mean/std, NHWC -> NCHW) moves inside
+  the graph, so a C++ caller feeds the RGB uint8 crop it already has;
+* the template state crosses the boundary as named tensors (template-graph outputs that are
+  search-graph inputs), never as constants frozen in at trace time.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..models import AsymTrack
+
+__all__ = ["TemplateGraph", "SearchGraph", "TEMPLATE_INPUT", "SEARCH_INPUT", "SEARCH_OUTPUTS"]
+
+TEMPLATE_INPUT = "template"
+SEARCH_INPUT = "search"
+SEARCH_OUTPUTS = ("box", "score")
+
+
+class TemplateGraph(nn.Module):
+    """uint8 RGB template crops (B, Ht, Wt, 3) -> the template-state tensors, in
+    ``state_names`` order (once per target)."""
+
+    def __init__(self, model: AsymTrack):
+        super().__init__()
+        self.model = model
+        self.state_names = tuple(model.state_spec(1))
+        # A new Module is in train mode, and the exporter restores the wrapper's mode after
+        # tracing, recursively: a train-mode wrapper would leave the model in train mode.
+        self.eval()
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return (TEMPLATE_INPUT,)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return self.state_names
+
+    def example_inputs(self, batch: int) -> tuple[torch.Tensor, ...]:
+        size = self.model.cfg.template_size
+        return (torch.zeros(batch, size, size, 3, dtype=torch.uint8, device=self.model.device),)
+
+    def forward(self, template: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        state = self.model.template(self.model.normalize(template))
+        return tuple(state[name] for name in self.state_names)
+
+
+class SearchGraph(nn.Module):
+    """uint8 RGB search crops (B, Hs, Ws, 3) + the state tensors -> ``box`` (B, 4) as
+    normalised (cx, cy, w, h) and ``score`` (B,) (every frame)."""
+
+    def __init__(self, model: AsymTrack):
+        super().__init__()
+        self.model = model
+        self.state_names = tuple(model.state_spec(1))
+        self.eval()  # see TemplateGraph
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return (SEARCH_INPUT, *self.state_names)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return SEARCH_OUTPUTS
+
+    def example_inputs(self, batch: int) -> tuple[torch.Tensor, ...]:
+        """A search crop and a real state (from the template branch on a blank crop), so the
+        trace sees state tensors with the shapes and dtypes the template graph produces."""
+        size = self.model.cfg.search_size
+        crop = torch.zeros(batch, size, size, 3, dtype=torch.uint8, device=self.model.device)
+        template = TemplateGraph(self.model)
+        with torch.no_grad():
+            state = template(*template.example_inputs(batch))
+        return (crop, *state)
+
+    def forward(self, search: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.search(self.model.normalize(search), dict(zip(self.state_names, state)))

@@ -1,0 +1,216 @@
+"""ONNX Runtime backend over an exported bundle (``target: onnx``).
+
+Two sessions, one per graph. The template state never goes back through numpy: ``template()``
+runs the template graph with its outputs bound to OrtValues allocated where the search session
+runs (device memory on the CUDA and TensorRT providers), and those OrtValues become the search
+session's state inputs through ``io_binding``: bound once per target, not copied per frame. The
+crop input and the box/score outputs are OrtValues bound once at construction; per frame the
+crop is copied into its buffer (``update_inplace``: host to device on GPU providers) and the two
+small outputs are copied out; nothing else crosses the host/device boundary.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..bundle import Bundle, TensorSpec, load_bundle
+from .base import Backend, BackendInfo, require
+
+__all__ = ["OnnxRuntimeBackend", "OrtTemplateState", "resolve_providers", "PROVIDER_ALIASES"]
+
+PROVIDER_ALIASES = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "trt": "TensorrtExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "dml": "DmlExecutionProvider",
+}
+_CUDA_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+
+
+def _ort():
+    return require("onnxruntime", "onnxruntime")
+
+
+def resolve_providers(requested: str | Sequence | None, available: Sequence[str]) -> list:
+    """Requested providers (names, aliases such as "cuda", or (name, options) pairs) matched
+    against ``available``; CPU is appended as the fallback for nodes a GPU provider skips.
+    A provider that is not available is a ValueError listing those that are."""
+    if requested is None:
+        requested = ["CPUExecutionProvider"]
+    elif isinstance(requested, (str, tuple)):
+        requested = [requested]
+    resolved = []
+    for item in requested:
+        name, options = (item if isinstance(item, tuple) else (item, None))
+        name = PROVIDER_ALIASES.get(str(name).lower(), name)
+        if name not in available:
+            raise ValueError(
+                f"ONNX Runtime provider {item!r} is not available here; available: {', '.join(available)} "
+                "(CUDA/TensorRT need the onnxruntime-gpu package and a matching CUDA install)"
+            )
+        resolved.append((name, options) if options else name)
+    if not any(_name(p) == "CPUExecutionProvider" for p in resolved):
+        resolved.append("CPUExecutionProvider")
+    return resolved
+
+
+def _name(provider) -> str:
+    return provider[0] if isinstance(provider, tuple) else provider
+
+
+@dataclass
+class OrtTemplateState:
+    """The template state of one ``template()`` call: OrtValues on the session's device."""
+
+    values: dict[str, Any]  # state name -> onnxruntime.OrtValue
+    owner: int  # id() of the backend that made it
+
+    def numpy(self) -> dict[str, np.ndarray]:
+        """Copies on the host, for inspection and tests (the tracker never needs this)."""
+        return {name: value.numpy() for name, value in self.values.items()}
+
+
+class OnnxRuntimeBackend(Backend):
+    """``OnnxRuntimeBackend(bundle=DIR, providers=None, threads=None)``.
+
+    ``providers``: None (CPU), a name or alias ("cpu", "cuda", "tensorrt"), or a list of names
+    or (name, options) pairs in priority order. ``threads``: intra-op threads (None: ORT's
+    default, one per physical core). ``verify``: check the bundle files' sha256 on load.
+    """
+
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        bundle: str | os.PathLike | Bundle,
+        providers: str | Sequence | None = None,
+        threads: int | None = None,
+        verify: bool = True,
+    ) -> None:
+        super().__init__()
+        ort = _ort()
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
+        self._check_target()
+        self.ort_version = ort.__version__
+        self.providers = resolve_providers(providers, ort.get_available_providers())
+        options = self._session_options(ort, threads)
+        self._template_session = self._session(ort, "template", options)
+        self._search_session = self._session(ort, "search", options)
+        self._device, self._device_id = self._bind_device()
+        self._state_specs = self.bundle.manifest.state
+        self._setup_search_binding(ort)
+        self.info = self._make_info()
+
+    # -- setup -------------------------------------------------------------------------------
+    def _check_target(self) -> None:
+        m = self.bundle.manifest
+        if "onnx" not in m.graph("template").files or "onnx" not in m.graph("search").files:
+            raise ValueError(
+                f"bundle {self.bundle.root} (target {m.target!r}) has no ONNX graphs; "
+                "export one with --target onnx for the onnxruntime backend"
+            )
+
+    @staticmethod
+    def _session_options(ort, threads: int | None):
+        options = ort.SessionOptions()
+        if threads is not None:
+            if not isinstance(threads, int) or threads < 1:
+                raise ValueError(f"threads must be a positive integer, got {threads!r}")
+            options.intra_op_num_threads = threads
+        return options
+
+    def _session(self, ort, graph: str, options):
+        path = self.bundle.path(graph, "onnx")
+        return ort.InferenceSession(str(path), sess_options=options, providers=self.providers)
+
+    def _bind_device(self) -> tuple[str, int]:
+        """Where the state and crop buffers live: the first provider the session really uses."""
+        first = self._search_session.get_providers()[0]
+        if first in _CUDA_PROVIDERS:
+            options = self._search_session.get_provider_options().get(first, {})
+            return "cuda", int(options.get("device_id", 0))
+        return "cpu", 0
+
+    def _setup_search_binding(self, ort) -> None:
+        """Pre-bind the crop input and both outputs; only state inputs change per target."""
+        graph = self.bundle.manifest.graph("search")
+        crop = graph.inputs[0]
+        self._search_binding = self._search_session.io_binding()
+        self._crop_value = self._alloc(ort, crop, self._device)
+        self._search_binding.bind_ortvalue_input(crop.name, self._crop_value)
+        self._outputs = [self._alloc(ort, spec, "cpu") for spec in graph.outputs]
+        for spec, value in zip(graph.outputs, self._outputs):
+            self._search_binding.bind_ortvalue_output(spec.name, value)
+        self._bound_state: OrtTemplateState | None = None
+
+    def _alloc(self, ort, spec: TensorSpec, device: str):
+        device_id = self._device_id if device != "cpu" else 0
+        return ort.OrtValue.ortvalue_from_shape_and_type(list(spec.shape), np.dtype(spec.dtype), device, device_id)
+
+    def _make_info(self) -> BackendInfo:
+        m = self.bundle.manifest
+        return BackendInfo(
+            variant=m.model.variant,
+            template_size=m.model.template_size,
+            search_size=m.model.search_size,
+            template_factor=m.model.template_factor,
+            search_factor=m.model.search_factor,
+            batch=m.batch,
+            precision=m.precision,
+            target=m.target,
+            extra={
+                "bundle": str(self.bundle.root),
+                "onnxruntime": self.ort_version,
+                "providers": self._search_session.get_providers(),
+                "device": self._device,
+            },
+        )
+
+    # -- the two branches --------------------------------------------------------------------
+    def _template_impl(self, crops: np.ndarray) -> OrtTemplateState:
+        ort = _ort()
+        session = self._live(self._template_session)
+        binding = session.io_binding()
+        binding.bind_cpu_input(self.bundle.manifest.graph("template").inputs[0].name, crops)
+        values = {spec.name: self._alloc(ort, spec, self._device) for spec in self._state_specs}
+        for name, value in values.items():
+            binding.bind_ortvalue_output(name, value)
+        session.run_with_iobinding(binding)
+        return OrtTemplateState(values, id(self))
+
+    def _search_impl(self, crops: np.ndarray, state: OrtTemplateState) -> tuple[np.ndarray, np.ndarray]:
+        session = self._live(self._search_session)
+        if state is not self._bound_state:
+            self._bind_state(state)
+        self._crop_value.update_inplace(crops)
+        session.run_with_iobinding(self._search_binding)
+        box, score = (value.numpy().copy() for value in self._outputs)
+        return box, score
+
+    def _bind_state(self, state: OrtTemplateState) -> None:
+        if not isinstance(state, OrtTemplateState) or state.owner != id(self):
+            raise ValueError(
+                "search() needs a state returned by template() of this same OnnxRuntimeBackend, "
+                f"got {type(state).__name__}"
+            )
+        for name, value in state.values.items():
+            self._search_binding.bind_ortvalue_input(name, value)
+        self._bound_state = state
+
+    def _live(self, session):
+        if session is None:
+            raise RuntimeError("this OnnxRuntimeBackend is closed; create a new one")
+        return session
+
+    def close(self) -> None:
+        self._bound_state = None
+        self._search_binding = None
+        self._template_session = None
+        self._search_session = None
