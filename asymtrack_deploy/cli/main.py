@@ -17,8 +17,12 @@ app = typer.Typer(
 # command name -> module in asymtrack_deploy.cli that defines ``command``
 COMMANDS: dict[str, str] = {
     "info": "info",
+    "export": "export",
     "track": "track",
     "parity": "parity",
+    "bench": "bench",
+    "eval": "eval",
+    "train": "train",
 }
 
 

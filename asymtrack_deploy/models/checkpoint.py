@@ -182,8 +182,15 @@ def save_checkpoint(model: AsymTrack, path: str | os.PathLike, half: bool = Fals
     os.close(fd)
     try:
         torch.save({"net": state, "variant": model.cfg.name, **extra}, tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
