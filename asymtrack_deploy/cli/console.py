@@ -13,8 +13,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 def fail(message: str, code: int = 2) -> None:
     """Print an error on stderr and exit with ``code`` (2: bad input)."""
     import typer
+    from rich.markup import escape
 
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(str(message))}")
     raise typer.Exit(code)
 
 

@@ -10,7 +10,7 @@ import typer
 
 from ..export.targets import target_names
 from .console import err, fail, out
-from .options import Variant
+from .options import Precision, Variant
 
 NO_ARGS_IS_HELP = True
 
@@ -30,42 +30,98 @@ def command(
         bool, typer.Option("--random-weights", help="No checkpoint: seeded random weights (runs, does not track).")
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed for --random-weights.")] = 0,
+    precision: Annotated[
+        Precision, typer.Option(help="fp32, fp16 or int8 (openvino, onnxruntime, tensorrt).")
+    ] = Precision.fp32,
+    calib: Annotated[
+        Optional[Path],
+        typer.Option(help="int8 calibration frames: a video, an image folder or a sequence folder with groundtruth.txt "
+                          "(default: the built-in real sequence)."),
+    ] = None,
+    calib_count: Annotated[
+        int, typer.Option(min=1, help="int8 calibration crop pairs (fewer than 32: a warning).")
+    ] = 64,
+    calib_seed: Annotated[int, typer.Option(help="Seed for drawing the calibration crops.")] = 0,
+    calib_box: Annotated[
+        Optional[str], typer.Option(help="x,y,w,h of the target in a --calib video or folder without groundtruth.txt.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON instead of tables.")] = False,
 ) -> None:
     if checkpoint is not None and random_weights:
         raise typer.BadParameter("give either --checkpoint or --random-weights, not both")
+    target_options = _target_options(target.value, precision.value, calib, calib_count, calib_seed, calib_box)
     if checkpoint is None and not random_weights:
         fail("no --checkpoint given; pass one, or --random-weights [--seed N] for a bundle that runs but does not track")
     if checkpoint is not None and not checkpoint.is_file():
         fail(f"{checkpoint}: no such checkpoint file")
-    bundle = _export(target.value, checkpoint, variant.value, out_dir, batch, force, opset, random_weights, seed)
+    bundle = _export(target.value, checkpoint, variant.value, out_dir, batch, force, opset, random_weights, seed,
+                     target_options)
     if as_json:
         out.print_json(json.dumps(bundle.manifest.to_dict()))
     else:
         _render(bundle)
 
 
-def _export(target, checkpoint, variant, out_dir, batch, force, opset, random_weights, seed):
-    """Run the exporter; bad input exits 2, a failed check (parity, graph) exits 1."""
+def _target_options(target, precision, calib, calib_count, calib_seed, calib_box) -> dict:
+    """The precision and calibration keywords of a converting target; usage errors for options
+    that the target or precision does not take."""
+    from .common import parse_box
+
+    if target == "onnx":
+        if precision != "fp32":
+            raise typer.BadParameter(
+                f"--target onnx is fp32 only; for {precision} use --target onnxruntime, openvino or tensorrt"
+            )
+        if calib is not None or calib_box is not None:
+            raise typer.BadParameter("--calib is for int8 exports (--precision int8)")
+        return {}
+    options = {"precision": precision}
+    if precision != "int8":
+        if calib is not None or calib_box is not None:
+            raise typer.BadParameter(f"--calib is for int8 exports, not {precision}")
+        return options
+    options.update(calib=calib, calib_count=calib_count, calib_seed=calib_seed)
+    if calib_box is not None:
+        options["calib_box"] = parse_box(calib_box)
+    return options
+
+
+def _export(target, checkpoint, variant, out_dir, batch, force, opset, random_weights, seed, target_options):
+    """Run the exporter; bad input exits 2, a failed check (parity, graph) or a missing library
+    exits 1. Calibration warnings are shown, not raised."""
+    import warnings
+
+    from rich.markup import escape
+
     from ..export import export_bundle
 
-    err.print(f"exporting AsymTrack-{variant} to {target} (batch {batch}) in {out_dir} ...")
+    precision = target_options.get("precision", "fp32")
+    err.print(f"exporting AsymTrack-{variant} to {target} {precision} (batch {batch}) in {out_dir} ...")
     try:
-        return export_bundle(
-            target,
-            checkpoint=checkpoint,
-            variant=variant,
-            out_dir=out_dir,
-            batch=batch,
-            force=force,
-            opset=opset,
-            random_weights=random_weights,
-            seed=seed,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            bundle = export_bundle(
+                target,
+                checkpoint=checkpoint,
+                variant=variant,
+                out_dir=out_dir,
+                batch=batch,
+                force=force,
+                opset=opset,
+                random_weights=random_weights,
+                seed=seed,
+                **target_options,
+            )
     except (ValueError, FileExistsError) as exc:  # CheckpointError is a ValueError
-        fail(str(exc))
+        fail(escape(str(exc)))
     except (RuntimeError, ImportError) as exc:  # ParityError, graph checks, a missing library
-        fail(f"{exc}; no bundle was written", code=1)
+        fail(escape(f"{exc}; no bundle was written"), code=1)  # escape: "[tensorrt]" is not markup
+    for w in caught:
+        if w.category.__name__ == "CalibrationWarning":
+            err.print(f"[yellow]warning:[/] {escape(str(w.message))}")
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return bundle
 
 
 def _render(bundle) -> None:
@@ -84,11 +140,19 @@ def _render(bundle) -> None:
         ("input sizes", f"template {m.model.template_size}, search {m.model.search_size} (RGB uint8 NHWC)"),
         ("weights", source),
         ("simplifier", m.export.get("simplifier", "")),
+        *_calibration_rows(m.calibration),
     ):
         t.add_row(key, str(value))
     out.print(t)
     _render_files(bundle)
-    _render_parity(m.parity)
+    _render_parity(m.parity, m.precision)
+
+
+def _calibration_rows(calibration: dict | None) -> list[tuple[str, str]]:
+    if not calibration:
+        return []
+    text = f"{calibration.get('count')} pairs from {calibration.get('source')} (seed {calibration.get('seed')})"
+    return [("calibration", text)]
 
 
 def _render_files(bundle) -> None:
@@ -102,10 +166,10 @@ def _render_files(bundle) -> None:
     out.print(t)
 
 
-def _render_parity(parity: dict) -> None:
+def _render_parity(parity: dict, precision: str = "fp32") -> None:
     from rich.table import Table
 
-    t = Table(title="Parity against PyTorch (fp32, CPU)", show_header=False)
+    t = Table(title=f"Parity of the {precision} graphs against PyTorch (fp32, CPU)", show_header=False)
     t.add_column(style="bold")
     t.add_column()
     t.add_row("max |box diff|", f"{parity['max_abs_box_diff']:.3g} (tolerance {parity['box_tolerance']:g})")

@@ -1,4 +1,4 @@
-"""Describe a model variant (or a checkpoint): sizes, parameters, FLOPs per branch, template state."""
+"""Describe a model variant or checkpoint (sizes, parameters, FLOPs, template state), or a bundle (--bundle DIR)."""
 from __future__ import annotations
 
 import json
@@ -14,8 +14,16 @@ from .options import Variant
 def command(
     variant: Annotated[Variant, typer.Option(help="Model variant.")] = Variant.tiny,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Load this checkpoint first (checks it fits).")] = None,
+    bundle: Annotated[
+        Optional[Path], typer.Option(help="Describe this exported bundle (its manifest) instead.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
+    if bundle is not None:
+        if checkpoint is not None:
+            raise typer.BadParameter("give either --bundle or --checkpoint, not both")
+        _describe_bundle(bundle, as_json)
+        return
     from ..models import CheckpointError, build_model, load_checkpoint
     from ..models.summary import model_summary
 
@@ -55,3 +63,97 @@ def _render(s: dict) -> None:
     for name, shape in s["template_state"].items():
         st.add_row(name, "x".join(map(str, shape)))
     out.print(st)
+
+
+# -- bundles ---------------------------------------------------------------------------------------
+
+
+def _describe_bundle(path: Path, as_json: bool) -> None:
+    """The manifest of ``path`` (files checked against their sha256) as tables or JSON."""
+    from ..bundle import load_bundle
+
+    try:
+        bundle = load_bundle(path)
+    except ValueError as exc:
+        fail(str(exc))
+    manifest = bundle.manifest.to_dict()
+    if as_json:
+        out.print_json(json.dumps(manifest))
+        return
+    _render_summary(bundle.root, manifest)
+    _render_graphs(manifest)
+    for section in ("export", "parity", "runtime", "calibration"):
+        if manifest.get(section):
+            _render_section(section, manifest[section])
+
+
+def _render_summary(root: Path, m: dict) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"Bundle {root}", show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    model, pre, source = m["model"], m["preprocess"], m["source"]
+    weights = source["checkpoint"] or f"random weights (seed {source['seed']})"
+    for key, value in (
+        ("variant", model["variant"]),
+        ("target / precision", f"{m['target']} / {m['precision']}"),
+        ("batch", m["batch"]),
+        ("opset", m["opset"]),
+        ("template", f"{model['template_size']} px, factor {model['template_factor']}"),
+        ("search", f"{model['search_size']} px, factor {model['search_factor']}"),
+        ("input", f"{pre['dtype']} {pre['layout']} {pre['color_order'].upper()}, "
+                  f"normalised in graph: {pre['in_graph']}"),
+        ("weights", weights),
+        ("checkpoint sha256", source["checkpoint_sha256"] or "-"),
+        ("created (UTC)", m["created_utc"]),
+        ("toolkit / schema", f"{m['toolkit_version']} / {m['schema_version']}"),
+    ):
+        t.add_row(key, str(value))
+    out.print(t)
+
+
+def _render_graphs(m: dict) -> None:
+    from rich.table import Table
+
+    t = Table(title="Graphs and files (sha256 verified)")
+    for col in ("graph", "role", "file", "size", "sha256"):
+        t.add_column(col)
+    for graph, spec in m["graphs"].items():
+        for role, name in spec["files"].items():
+            rec = m["files"][name]
+            t.add_row(graph, role, name, f"{rec['bytes'] / 1e6:.2f} MB", rec["sha256"][:16] + "...")
+    out.print(t)
+    io = Table(title="Tensors")
+    for col in ("graph", "kind", "name", "shape", "dtype"):
+        io.add_column(col)
+    for graph, spec in m["graphs"].items():
+        for kind in ("inputs", "outputs"):
+            for tensor in spec[kind]:
+                io.add_row(graph, kind[:-1], tensor["name"], "x".join(map(str, tensor["shape"])), tensor["dtype"])
+    out.print(io)
+
+
+def _flatten(data, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested dicts as dotted keys; floats to 4 significant digits, lists joined."""
+    if isinstance(data, dict):
+        rows = []
+        for key, value in data.items():
+            rows += _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    if isinstance(data, float):
+        return [(prefix, f"{data:.4g}")]
+    if isinstance(data, (list, tuple)):
+        return [(prefix, ", ".join(map(str, data)))]
+    return [(prefix, str(data))]
+
+
+def _render_section(title: str, data: dict) -> None:
+    from rich.table import Table
+
+    t = Table(title=title.capitalize(), show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    for key, value in _flatten(data):
+        t.add_row(key, value)
+    out.print(t)

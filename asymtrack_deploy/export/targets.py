@@ -16,6 +16,9 @@ __all__ = ["TARGETS", "target_names", "get_exporter", "export_bundle"]
 
 TARGETS: dict[str, str] = {
     "onnx": "asymtrack_deploy.export.onnx_target:export_onnx",
+    "openvino": "asymtrack_deploy.export.openvino_target:export_openvino",
+    "onnxruntime": "asymtrack_deploy.export.onnxruntime_target:export_onnxruntime",
+    "tensorrt": "asymtrack_deploy.export.tensorrt_target:export_tensorrt",
 }
 
 

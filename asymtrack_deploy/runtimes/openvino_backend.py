@@ -1,0 +1,239 @@
+"""OpenVINO backend over an exported bundle (``target: openvino``, IR files).
+
+One compiled model and one infer request per branch, made once and reused. ``template()``
+gives the template request freshly allocated output tensors, so OpenVINO writes the state
+straight into memory that the returned handle owns (no copy, and the state of an earlier
+target is never overwritten). ``search()`` sets those tensors as the search request's state
+inputs once per new state, not every frame; per frame only the crop is copied into the
+request's own input tensor and the two small outputs are copied out.
+
+The CPU plugin picks bf16 (or f16) for inference on CPUs that have it unless told otherwise,
+which silently costs an fp32 bundle its parity; the bundle's manifest records the inference
+precision its parity was measured with (``runtime.inference_precision_hint``) and this backend
+applies it. numpy and openvino only: no torch.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..bundle import Bundle, load_bundle
+from .base import Backend, BackendInfo, require
+
+__all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE"]
+
+XML_ROLE = "openvino_xml"
+_VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO")
+
+
+def _ov():
+    return require("openvino", "openvino")
+
+
+def resolve_device(requested: str, available: list[str]) -> str:
+    """``requested`` if OpenVINO can run it here ("CPU", "GPU", "GPU.1", "NPU", "AUTO",
+    "AUTO:GPU,CPU"...), else a ValueError listing the devices there are."""
+    if not isinstance(requested, str) or not requested:
+        raise ValueError(f"device must be a device name such as 'CPU', got {requested!r}")
+    name = requested.upper()
+    head, _, listed = name.partition(":")
+    if head in _VIRTUAL_DEVICES:
+        wanted = [d for d in listed.split(",") if d]
+    else:
+        wanted = [name]
+    missing = [d for d in wanted if d not in available and not any(a.split(".")[0] == d for a in available)]
+    if missing:
+        raise ValueError(
+            f"OpenVINO device {requested!r} is not available here; available: {', '.join(available)} "
+            "(or AUTO, which picks among them)"
+        )
+    return name
+
+
+@dataclass
+class OpenVinoTemplateState:
+    """The template state of one ``template()`` call: ov.Tensors over memory this handle owns."""
+
+    tensors: dict[str, Any]  # state name -> openvino.Tensor
+    owner: int  # id() of the backend that made it
+
+    def numpy(self) -> dict[str, np.ndarray]:
+        """Copies, for inspection and tests (the tracker never needs this)."""
+        return {name: np.array(t.data, copy=True) for name, t in self.tensors.items()}
+
+
+class OpenVinoBackend(Backend):
+    """``OpenVinoBackend(bundle=DIR, device="CPU", threads=None)``.
+
+    ``device``: an OpenVINO device ("CPU", "GPU", "NPU", "AUTO"...); ``threads``: CPU inference
+    threads (None: OpenVINO's choice). ``inference_precision``: "f32", "bf16" or "f16" instead
+    of the bundle's recorded choice (e.g. "f32" for the float parts of an int8 bundle: more
+    accurate, ~15 % slower on a bf16 CPU). ``verify``: check the files' sha256 on load.
+    """
+
+    name = "openvino"
+
+    def __init__(
+        self,
+        bundle: str | os.PathLike | Bundle,
+        device: str = "CPU",
+        threads: int | None = None,
+        verify: bool = True,
+        inference_precision: str | None = None,
+    ) -> None:
+        super().__init__()
+        ov = _ov()
+        if inference_precision not in (None, "f32", "bf16", "f16"):
+            raise ValueError(f"inference_precision must be 'f32', 'bf16' or 'f16', got {inference_precision!r}")
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
+        self._check_bundle()
+        core = ov.Core()
+        self.device = resolve_device(device, core.available_devices)
+        self.ov_version = ov.get_version()
+        self._config, self.ignored_properties = self._device_config(core, threads, inference_precision)
+        self._compiled = {g: core.compile_model(str(self.bundle.path(g, XML_ROLE)), self.device, self._config)
+                          for g in ("template", "search")}
+        self._template_request = self._compiled["template"].create_infer_request()
+        self._search_request = self._compiled["search"].create_infer_request()
+        self._check_io()
+        self._setup_search()
+        self.info = self._make_info()
+
+    # -- setup -------------------------------------------------------------------------------
+    def _check_bundle(self) -> None:
+        m = self.bundle.manifest
+        if not all(XML_ROLE in m.graph(g).files for g in ("template", "search")):
+            raise ValueError(
+                f"bundle {self.bundle.root} (target {m.target!r}) has no OpenVINO IR; "
+                "export one with: asymtrack-deploy export --target openvino"
+            )
+
+    def _device_config(self, core, threads: int | None, precision: str | None) -> tuple[dict, list[str]]:
+        """LATENCY hint, the inference precision and the thread count, each only where the
+        device has the property (AUTO and GPU lack some); the rest is reported, not set."""
+        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        wanted = {"PERFORMANCE_HINT": "LATENCY"}
+        hint = precision or self._precision_hint(core, self.bundle.manifest.runtime.get("inference_precision_hint"))
+        if hint:
+            wanted["INFERENCE_PRECISION_HINT"] = hint
+        if threads is not None:
+            wanted["INFERENCE_NUM_THREADS"] = threads
+        supported = set(core.get_property(self.device.split(":")[0], "SUPPORTED_PROPERTIES"))
+        config = {k: v for k, v in wanted.items() if k in supported}
+        return config, [k for k in wanted if k not in supported]
+
+    def _precision_hint(self, core, hint: str | None) -> str | None:
+        """The bundle's inference precision, except that "f16" becomes "f32" on a CPU without
+        native fp16 arithmetic: there OpenVINO would run bf16 instead, whose 8-bit mantissa
+        misses the fp16 tolerance (an fp16 bundle then keeps its fp16 weights, computes f32)."""
+        device = self.device.split(":")[0].split(".")[0]
+        if hint == "f16" and device == "CPU":
+            capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+            if "FP16" not in capabilities:
+                return "f32"
+        return hint
+
+    def _check_io(self) -> None:
+        """The compiled graphs take and give exactly what the manifest says (names, shapes)."""
+        for graph, compiled in self._compiled.items():
+            spec = self.bundle.manifest.graph(graph)
+            sides = (("input", compiled.inputs, spec.inputs), ("output", compiled.outputs, spec.outputs))
+            for kind, ports, tensors in sides:
+                have = {p.get_any_name(): tuple(p.get_shape()) for p in ports}
+                want = {t.name: tuple(t.shape) for t in tensors}
+                if have != want:
+                    raise ValueError(
+                        f"bundle {self.bundle.root}: the {graph} IR's {kind}s {have} differ from the manifest's {want}"
+                    )
+
+    def _setup_search(self) -> None:
+        spec = self.bundle.manifest.graph("search")
+        self._crop_tensor = self._search_request.get_tensor(spec.inputs[0].name)
+        self._output_tensors = [self._search_request.get_tensor(t.name) for t in spec.outputs]
+        self._bound_state: OpenVinoTemplateState | None = None
+
+    def _make_info(self) -> BackendInfo:
+        m = self.bundle.manifest
+        search = self._compiled["search"]
+        return BackendInfo(
+            variant=m.model.variant,
+            template_size=m.model.template_size,
+            search_size=m.model.search_size,
+            template_factor=m.model.template_factor,
+            search_factor=m.model.search_factor,
+            batch=m.batch,
+            precision=m.precision,
+            target=m.target,
+            extra={
+                "bundle": str(self.bundle.root),
+                "openvino": self.ov_version,
+                "device": self.device,
+                "config": {k: str(v) for k, v in self._config.items()},
+                "inference_precision": _property(search, "INFERENCE_PRECISION_HINT"),
+                "threads": _property(search, "INFERENCE_NUM_THREADS"),
+                "ignored_properties": self.ignored_properties,
+            },
+        )
+
+    # -- the two branches --------------------------------------------------------------------
+    def _template_impl(self, crops: np.ndarray) -> OpenVinoTemplateState:
+        ov = _ov()
+        request = self._live(self._template_request)
+        spec = self.bundle.manifest.graph("template")
+        request.get_tensor(spec.inputs[0].name).data[...] = crops
+        tensors = {}
+        for t in spec.outputs:
+            tensors[t.name] = ov.Tensor(np.empty(t.shape, dtype=np.dtype(t.dtype)))
+            request.set_tensor(t.name, tensors[t.name])
+        _run(request)
+        return OpenVinoTemplateState(tensors, id(self))
+
+    def _search_impl(self, crops: np.ndarray, state: OpenVinoTemplateState) -> tuple[np.ndarray, np.ndarray]:
+        request = self._live(self._search_request)
+        if state is not self._bound_state:
+            self._bind_state(state)
+        self._crop_tensor.data[...] = crops
+        _run(request)
+        box, score = (np.array(t.data, copy=True) for t in self._output_tensors)
+        return box, score
+
+    def _bind_state(self, state: OpenVinoTemplateState) -> None:
+        if not isinstance(state, OpenVinoTemplateState) or state.owner != id(self):
+            raise ValueError(
+                "search() needs a state returned by template() of this same OpenVinoBackend, "
+                f"got {type(state).__name__}"
+            )
+        for name, tensor in state.tensors.items():
+            self._search_request.set_tensor(name, tensor)
+        self._bound_state = state
+
+    def _live(self, request):
+        if request is None:
+            raise RuntimeError("this OpenVinoBackend is closed; create a new one")
+        return request
+
+    def close(self) -> None:
+        self._bound_state = None
+        self._template_request = None
+        self._search_request = None
+        self._crop_tensor = None
+        self._output_tensors = []
+        self._compiled = {}
+
+
+def _run(request) -> None:
+    """Run synchronously without building the copied-output dict that ``infer()`` returns."""
+    request.start_async()
+    request.wait()
+
+
+def _property(compiled, name: str) -> str | None:
+    try:
+        value = compiled.get_property(name)
+    except Exception:  # a device without the property: report nothing rather than fail
+        return None
+    return value.to_string() if hasattr(value, "to_string") else str(value)  # ov.Type -> "f32"

@@ -1,0 +1,40 @@
+"""Derived bundles (openvino, onnxruntime) shared by the export and runtime tests of a session.
+
+Each (target, variant, precision) is exported once per session, into the session's base temp
+folder, on first use; int8 exports calibrate on 8 pairs only (a CalibrationWarning, recorded in
+the manifest), which is plenty to test the machinery and keeps the suite fast.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import reference_checkpoint
+
+TEST_CALIB_COUNT = 8
+
+
+def shared_derived_bundle(
+    tmp_path_factory: pytest.TempPathFactory, target: str, precision: str, variant: str = "tiny"
+) -> Path:
+    """The reference checkpoint of ``variant`` exported to ``target`` at ``precision``."""
+    path = tmp_path_factory.getbasetemp() / f"shared_{variant}_{target}_{precision}"
+    if not (path / "manifest.json").is_file():
+        from asymtrack_deploy.export import export_bundle
+
+        options = {"calib_count": TEST_CALIB_COUNT} if precision == "int8" else {}
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*calibration pairs are too few.*")
+            export_bundle(
+                target,
+                checkpoint=reference_checkpoint(variant),
+                variant=variant,
+                out_dir=path,
+                batch=1,
+                force=True,
+                precision=precision,
+                **options,
+            )
+    return path
