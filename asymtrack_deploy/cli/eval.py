@@ -31,7 +31,7 @@ def command(
     dataset: Annotated[DatasetName, typer.Option(help="Benchmark layout to read under --root.")],
     root: Annotated[Path, typer.Option(help="Dataset folder (for procedural: where sequences are rendered).")],
     bundle: Annotated[Optional[list[Path]], typer.Option(help="Exported bundle; repeat to compare bundles side by side.")] = None,
-    checkpoint: Annotated[Optional[Path], typer.Option(help="PyTorch checkpoint (torch backend; default: demo weights).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="PyTorch checkpoint, run by the torch reference (first column when bundles are given too; default: demo weights).")] = None,
     backend: Annotated[Optional[str], typer.Option(help="Backend for --bundle (default: from its target).")] = None,
     variant: Annotated[Variant, typer.Option(help="Variant of --checkpoint.")] = Variant.tiny,
     device: Annotated[str, typer.Option(help="torch device for --checkpoint.")] = "cpu",
@@ -67,20 +67,22 @@ def command(
 
 
 def _specs(bundles, checkpoint, backend, variant, device, random_weights):
+    """The torch reference first when a checkpoint is given, then each bundle; with only
+    bundles, the bundles; with nothing, the torch reference on the demo weights."""
     from ..eval import TrackerSpec
 
-    if bundles and (checkpoint is not None or random_weights):
-        raise typer.BadParameter("give either --bundle or --checkpoint, not both")
-    if bundles:
-        labels = _unique([b.resolve().name for b in bundles])
-        return [TrackerSpec(lbl, backend=backend, bundle=str(b)) for lbl, b in zip(labels, bundles)]
-    if backend not in (None, "torch"):
-        raise typer.BadParameter(f"--backend {backend} needs --bundle (only torch runs a checkpoint)")
-    options = {"variant": variant, "checkpoint": str(checkpoint) if checkpoint else None, "device": device}
-    if random_weights:
-        options["random_weights"] = True
-    tag = checkpoint.stem.split(".")[0] if checkpoint else ("random" if random_weights else "demo")
-    return [TrackerSpec(f"torch-{variant}-{tag}", backend="torch", options=options)]
+    specs = []
+    if checkpoint is not None or random_weights or not bundles:
+        if backend not in (None, "torch") and not bundles:
+            raise typer.BadParameter(f"--backend {backend} needs --bundle (only torch runs a checkpoint)")
+        options = {"variant": variant, "checkpoint": str(checkpoint) if checkpoint else None, "device": device}
+        if random_weights:
+            options["random_weights"] = True
+        tag = checkpoint.stem.split(".")[0] if checkpoint else ("random" if random_weights else "demo")
+        specs.append(TrackerSpec(f"torch-{variant}-{tag}", backend="torch", options=options))
+    labels = _unique([b.resolve().name for b in bundles])
+    specs += [TrackerSpec(lbl, backend=backend, bundle=str(b)) for lbl, b in zip(labels, bundles)]
+    return specs
 
 
 def _unique(labels: list[str]) -> list[str]:

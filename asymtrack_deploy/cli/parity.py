@@ -22,6 +22,7 @@ def command(
     max_frames: Annotated[Optional[int], typer.Option(min=2, help="Use at most this many frames.")] = None,
     min_iou: Annotated[Optional[float], typer.Option(help="Teacher-forced IoU every frame must reach (default per precision).")] = None,
     backend: Annotated[Optional[str], typer.Option(help="Backend to run the bundle with (default: from its target).")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="Threads for each backend (default: the library's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     from ..parity import ParityThresholds, run_parity
@@ -32,8 +33,9 @@ def command(
         box = parse_box(init) if init else default_box
         if box is None:
             raise typer.BadParameter("--init x,y,w,h is needed with --frames or --video")
-        candidate = load_bundle_backend(bundle, backend=backend)
-        reference = load_backend("torch", variant=candidate.info.variant, checkpoint=checkpoint)
+        options = {"threads": threads} if threads else {}
+        candidate = load_bundle_backend(bundle, backend=backend, **options)
+        reference = load_backend("torch", variant=candidate.info.variant, checkpoint=checkpoint, threads=threads)
         thresholds = ParityThresholds(candidate.info.precision, min_iou)
         report = run_parity(reference, candidate, source, box, thresholds, limit=max_frames)
     except (ValueError, OSError, ImportError, typer.BadParameter) as exc:
