@@ -67,6 +67,15 @@ def _trajectory_crops(tracker, frames, init_box, count):
 
 
 def _peak_memory_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the process image, whereas
+    ru_maxrss survives exec and would report the parent's peak in a spawned worker."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
