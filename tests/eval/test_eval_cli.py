@@ -37,9 +37,10 @@ def test_eval_bad_input_exits_2(tmp_path):
     (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["eval", "--dataset", "folder", "--root", str(tmp_path / "empty"), "--random-weights"])
     assert result.exit_code == 2 and "empty folder" in " ".join(result.stderr.split())  # rich wraps lines
-    result = runner.invoke(app, ["eval", "--dataset", "folder", "--root", str(tmp_path), "--bundle", str(tmp_path),
-                                 "--checkpoint", str(tmp_path / "c.pth")])
-    assert result.exit_code == 2 and "either --bundle or --checkpoint" in result.output
+    folder_dataset(tmp_path / "data", count=1, frames=3)
+    result = runner.invoke(app, ["eval", "--dataset", "folder", "--root", str(tmp_path / "data"), "--bundle", str(tmp_path),
+                                 "--checkpoint", str(tmp_path / "c.pth"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "c.pth" in " ".join(result.output.split())  # the missing checkpoint is named
 
 
 @pytest.mark.slow
