@@ -102,6 +102,20 @@ class Backend(ABC):
     @abstractmethod
     def _search_impl(self, crops: np.ndarray, state: Any) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def _check_own_state(self, state: Any, kind: type) -> None:
+        """A state handle is only valid with the backend instance that made it."""
+        if not isinstance(state, kind) or getattr(state, "owner", None) != id(self):
+            raise ValueError(
+                f"search() needs a state returned by template() of this same {type(self).__name__}, "
+                f"got {type(state).__name__}"
+            )
+
+    def _live(self, handle: Any) -> Any:
+        """``handle`` (a session, an infer request...), or an error once the backend is closed."""
+        if handle is None:
+            raise RuntimeError(f"this {type(self).__name__} is closed; create a new one")
+        return handle
+
     def _check_crops(self, crops: np.ndarray, size: int, what: str) -> np.ndarray:
         if not isinstance(crops, np.ndarray):
             raise ValueError(f"{what} crops must be a numpy array, got {type(crops).__name__}")

@@ -195,19 +195,10 @@ class OnnxRuntimeBackend(Backend):
         return box, score
 
     def _bind_state(self, state: OrtTemplateState) -> None:
-        if not isinstance(state, OrtTemplateState) or state.owner != id(self):
-            raise ValueError(
-                "search() needs a state returned by template() of this same OnnxRuntimeBackend, "
-                f"got {type(state).__name__}"
-            )
+        self._check_own_state(state, OrtTemplateState)
         for name, value in state.values.items():
             self._search_binding.bind_ortvalue_input(name, value)
         self._bound_state = state
-
-    def _live(self, session):
-        if session is None:
-            raise RuntimeError("this OnnxRuntimeBackend is closed; create a new one")
-        return session
 
     def close(self) -> None:
         self._bound_state = None

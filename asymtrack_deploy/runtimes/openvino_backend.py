@@ -202,19 +202,10 @@ class OpenVinoBackend(Backend):
         return box, score
 
     def _bind_state(self, state: OpenVinoTemplateState) -> None:
-        if not isinstance(state, OpenVinoTemplateState) or state.owner != id(self):
-            raise ValueError(
-                "search() needs a state returned by template() of this same OpenVinoBackend, "
-                f"got {type(state).__name__}"
-            )
+        self._check_own_state(state, OpenVinoTemplateState)
         for name, tensor in state.tensors.items():
             self._search_request.set_tensor(name, tensor)
         self._bound_state = state
-
-    def _live(self, request):
-        if request is None:
-            raise RuntimeError("this OpenVinoBackend is closed; create a new one")
-        return request
 
     def close(self) -> None:
         self._bound_state = None

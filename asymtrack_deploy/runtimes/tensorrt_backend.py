@@ -244,7 +244,7 @@ class TensorRTBackend(Backend):
 
     # -- the two branches --------------------------------------------------------------------
     def _template_impl(self, crops: np.ndarray) -> TensorRTTemplateState:
-        self._live()
+        self._check_open()
         m = self.bundle.manifest
         spec = m.graph("template")
         crop_host, crop_dev = self._host[spec.inputs[0].name], self._buffers[("template", spec.inputs[0].name)]
@@ -258,7 +258,7 @@ class TensorRTBackend(Backend):
         return state
 
     def _search_impl(self, crops: np.ndarray, state: TensorRTTemplateState) -> tuple[np.ndarray, np.ndarray]:
-        self._live()
+        self._check_open()
         if state is not self._bound_state:
             self._bind_state(state)
         spec = self.bundle.manifest.graph("search")
@@ -299,11 +299,7 @@ class TensorRTBackend(Backend):
     def _bind_state(self, state: TensorRTTemplateState) -> None:
         """Copy a new target's state into the search context's state buffers, device to device
         (fixed addresses, so a captured CUDA graph stays valid)."""
-        if not isinstance(state, TensorRTTemplateState) or state.owner != id(self):
-            raise ValueError(
-                "search() needs a state returned by template() of this same TensorRTBackend, "
-                f"got {type(state).__name__}"
-            )
+        self._check_own_state(state, TensorRTTemplateState)
         for name, buf in state.buffers.items():
             self._copy(self._buffers[("search", name)].ptr, buf.ptr, buf.nbytes, "cudaMemcpyDeviceToDevice")
         self._bound_state = state
@@ -312,7 +308,7 @@ class TensorRTBackend(Backend):
         if not self._contexts[graph].execute_async_v3(int(self._stream)):
             raise RuntimeError(f"TensorRT could not enqueue the {graph} engine")
 
-    def _live(self) -> None:
+    def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this TensorRTBackend is closed; create a new one")
 
