@@ -176,6 +176,11 @@ def run_rows(specs: list[RowSpec], frames_dir: str | Path, init_box, count: int,
     return add_speedups(rows)
 
 
+def _per_target_p50(row: dict) -> float:
+    """Search p50 per target: a batched row serves ``streams`` targets per call."""
+    return row["search"]["p50"] / max(row.get("streams", 1), 1)
+
+
 def add_speedups(rows: list[dict]) -> list[dict]:
     """Speed-up of each row over the baseline row of the same run (search p50 and FPS)."""
     base = next((r for r in rows if r.get("baseline") and "error" not in r), None)
@@ -183,8 +188,7 @@ def add_speedups(rows: list[dict]) -> list[dict]:
         if base is None or "error" in row:
             row["speedup_search_p50"] = row["speedup_fps"] = None
             continue
-        per_target_p50 = row["search"]["p50"] / max(row.get("streams", 1), 1)
-        row["speedup_search_p50"] = base["search"]["p50"] / per_target_p50
+        row["speedup_search_p50"] = _per_target_p50(base) / _per_target_p50(row)
         row["speedup_fps"] = row["fps"] / base["fps"]
     return rows
 

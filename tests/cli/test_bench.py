@@ -48,3 +48,14 @@ def test_bench_onnxruntime_json_plot_and_results_page(tmp_path):
 def test_bench_rejects_unknown_backend():
     result = runner.invoke(app, ["bench", "--backends", "cuda-magic"])
     assert result.exit_code == 2 and "unknown backend" in result.output
+
+
+def test_bench_streams_reports_aggregate_target_frames(tmp_path):
+    out_json = tmp_path / "streams.json"
+    args = ["bench", "--backends", "onnxruntime", "--precisions", "fp32", "--frames", "3", "--warmup", "1",
+            "--streams", "3", "--cache-dir", str(tmp_path / "cache"), "--json", str(out_json)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    baseline, ort = json.loads(out_json.read_text())["rows"]
+    assert baseline["streams"] == ort["streams"] == 3 and baseline["speedup_search_p50"] == 1.0
+    assert ort["fps"] == 3 * 1000.0 / ort["e2e"]["mean"]  # target-frames per second
