@@ -113,9 +113,9 @@ def _export(target, checkpoint, variant, out_dir, batch, force, opset, random_we
                 **target_options,
             )
     except (ValueError, FileExistsError) as exc:  # CheckpointError is a ValueError
-        fail(escape(str(exc)))
+        fail(str(exc))
     except (RuntimeError, ImportError) as exc:  # ParityError, graph checks, a missing library
-        fail(escape(f"{exc}; no bundle was written"), code=1)  # escape: "[tensorrt]" is not markup
+        fail(f"{exc}; no bundle was written", code=1)  # fail() escapes: "[tensorrt]" is not markup
     for w in caught:
         if w.category.__name__ == "CalibrationWarning":
             err.print(f"[yellow]warning:[/] {escape(str(w.message))}")
