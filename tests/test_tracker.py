@@ -135,3 +135,13 @@ def test_importing_tracker_does_not_import_torch():
     code = "import sys, asymtrack_deploy; from asymtrack_deploy import Tracker; import asymtrack_deploy.runtimes; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("variant", ["tiny", "small"])
+def test_onnxruntime_tracker_reproduces_official_steps(variant, tmp_path):
+    from asymtrack_deploy.export import export_bundle
+
+    bundle = tmp_path / f"{variant}-onnx"
+    export_bundle("onnx", checkpoint=reference_checkpoint(variant), variant=variant, out_dir=bundle)
+    backend = load_backend("onnxruntime", bundle=bundle)
+    assert replay_reference_steps(Tracker(backend), variant) < STEP_TOL_PX
