@@ -51,6 +51,16 @@ class BackendInfo:
     target: str = ""
     extra: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_manifest(cls, manifest, **extra) -> "BackendInfo":
+        """What a bundle's manifest says about the network, plus backend-specific ``extra``."""
+        model = manifest.model
+        return cls(
+            variant=model.variant, template_size=model.template_size, search_size=model.search_size,
+            template_factor=model.template_factor, search_factor=model.search_factor,
+            batch=manifest.batch, precision=manifest.precision, target=manifest.target, extra=extra,
+        )
+
 
 class Backend(ABC):
     """Base class: subclasses set ``self.info`` in ``__init__`` and implement the ``*_impl``s."""

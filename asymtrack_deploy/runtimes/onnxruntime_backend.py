@@ -156,22 +156,12 @@ class OnnxRuntimeBackend(Backend):
 
     def _make_info(self) -> BackendInfo:
         m = self.bundle.manifest
-        return BackendInfo(
-            variant=m.model.variant,
-            template_size=m.model.template_size,
-            search_size=m.model.search_size,
-            template_factor=m.model.template_factor,
-            search_factor=m.model.search_factor,
-            batch=m.batch,
-            precision=m.precision,
-            target=m.target,
-            extra={
+        return BackendInfo.from_manifest(m, **{
                 "bundle": str(self.bundle.root),
                 "onnxruntime": self.ort_version,
                 "providers": self._search_session.get_providers(),
                 "device": self._device,
-            },
-        )
+            })
 
     # -- the two branches --------------------------------------------------------------------
     def _template_impl(self, crops: np.ndarray) -> OrtTemplateState:

@@ -159,16 +159,7 @@ class OpenVinoBackend(Backend):
     def _make_info(self) -> BackendInfo:
         m = self.bundle.manifest
         search = self._compiled["search"]
-        return BackendInfo(
-            variant=m.model.variant,
-            template_size=m.model.template_size,
-            search_size=m.model.search_size,
-            template_factor=m.model.template_factor,
-            search_factor=m.model.search_factor,
-            batch=m.batch,
-            precision=m.precision,
-            target=m.target,
-            extra={
+        return BackendInfo.from_manifest(m, **{
                 "bundle": str(self.bundle.root),
                 "openvino": self.ov_version,
                 "device": self.device,
@@ -176,8 +167,7 @@ class OpenVinoBackend(Backend):
                 "inference_precision": _property(search, "INFERENCE_PRECISION_HINT"),
                 "threads": _property(search, "INFERENCE_NUM_THREADS"),
                 "ignored_properties": self.ignored_properties,
-            },
-        )
+            })
 
     # -- the two branches --------------------------------------------------------------------
     def _template_impl(self, crops: np.ndarray) -> OpenVinoTemplateState:

@@ -221,18 +221,8 @@ class TensorRTBackend(Backend):
 
     def _make_info(self) -> BackendInfo:
         m = self.bundle.manifest
-        return BackendInfo(
-            variant=m.model.variant,
-            template_size=m.model.template_size,
-            search_size=m.model.search_size,
-            template_factor=m.model.template_factor,
-            search_factor=m.model.search_factor,
-            batch=m.batch,
-            precision=m.precision,
-            target=m.target,
-            extra={"bundle": str(self.bundle.root), "tensorrt": self.trt_version, **self.gpu,
-                   "cuda_graph": self.use_cuda_graph},
-        )
+        return BackendInfo.from_manifest(m, **{"bundle": str(self.bundle.root), "tensorrt": self.trt_version, **self.gpu,
+                   "cuda_graph": self.use_cuda_graph})
 
     # -- copies ------------------------------------------------------------------------------
     def _copy(self, dst: int, src: int, nbytes: int, kind: str) -> None:
