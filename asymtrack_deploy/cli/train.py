@@ -37,7 +37,16 @@ def command(
     ] = None,
     workers: Annotated[Optional[int], typer.Option(help="Data-loading workers per process.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Base learning rate (recipe: 4e-4).")] = None,
+    backbone_lr_multiplier: Annotated[
+        Optional[float],
+        typer.Option(help="Backbone lr factor (recipe: 0.1 for tiny and base, 1 for small; use 1 from scratch)."),
+    ] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue from a checkpoint written by train.")] = None,
+    weights: Annotated[
+        Optional[Path],
+        typer.Option(help="Start from these weights (an official or a train checkpoint) to fine-tune: "
+                     "fresh optimiser and schedule."),  # fmt: skip
+    ] = None,
     pretrained_backbone: Annotated[
         Optional[Path], typer.Option(help="ImageNet EfficientMod-xxs weights for the backbone.")
     ] = None,
@@ -60,7 +69,8 @@ def command(
         config = TrainConfig(
             variant=variant.value, data=tuple(data), splits=_splits(split or []), out=out_dir, epochs=epochs,
             batch_size=batch_size, samples_per_epoch=samples_per_epoch, workers=workers, lr=lr,
-            save_every=save_every, resume=resume, pretrained_backbone=pretrained_backbone, device=device,
+            backbone_lr_multiplier=backbone_lr_multiplier, save_every=save_every, resume=resume, weights=weights,
+            pretrained_backbone=pretrained_backbone, device=device,
             amp=amp, seed=seed, progress=progress, check_data=check_data, log_every=log_every, threads=threads,
         )  # fmt: skip
         trainer = Trainer(config)
@@ -110,6 +120,10 @@ def _announce(trainer) -> None:
         err.print(f"  data: {spec.name} x{spec.ratio:g}: {dataset!r}")
     if trainer.pretrained is not None:
         err.print(f"  backbone: {len(trainer.pretrained['loaded'])} tensors from {c.pretrained_backbone}")
+    if c.weights:
+        err.print(f"  weights: {c.weights}")
+    groups = trainer.optimizer.param_groups
+    err.print(f"  lr {groups[0]['base_lr']:.2g}, backbone {groups[1]['base_lr']:.2g}")
 
 
 def _report(trainer, last) -> None:

@@ -40,6 +40,10 @@ __all__ = [
 ]
 
 FRAME_SIZE = (640, 480)  # width, height
+# Range of a target's side (square root of its area) at the start, drawn log-uniformly. Up to half
+# the frame height, so that training also sees close-up targets whose search crop reaches far past
+# the frame edge, as in real video (box.mp4's box is 260 px).
+TARGET_SIDE = (36.0, 240.0)
 
 
 @dataclass(frozen=True)
@@ -308,7 +312,7 @@ def make_script(seed: int, index: int, length: int, frame_size=FRAME_SIZE) -> Sc
     families = sorted({s.family for s in SPRITES})  # a family first, so 24 coins do not dominate
     family = families[int(rng.integers(len(families)))]
     sprite = int(rng.choice([i for i, s in enumerate(SPRITES) if s.family == family]))
-    side = float(math.exp(rng.uniform(math.log(36), math.log(150))))
+    side = float(math.exp(rng.uniform(*np.log(TARGET_SIDE))))
     target = _track(rng, length, sprite, side, frame_size, float(rng.choice([1.0, 3.0, 6.0, 10.0])))
     choices = [b for b in BACKGROUNDS if b != SPRITES[sprite].image]
     background = str(rng.choice(choices))

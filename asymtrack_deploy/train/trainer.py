@@ -46,9 +46,11 @@ class TrainConfig:
     samples_per_epoch: int | None = None
     workers: int | None = None
     lr: float | None = None
+    backbone_lr_multiplier: float | None = None
     save_every: int = 10
     resume: Path | None = None
     pretrained_backbone: Path | None = None
+    weights: Path | None = None  # start from these weights (fine-tuning): fresh optimiser and schedule
     device: str = "auto"
     amp: bool = True
     seed: int = 0
@@ -72,6 +74,11 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.data:
             raise ValueError("no training data: give at least one --data NAME=ROOT")
+        if self.backbone_lr_multiplier is not None and self.backbone_lr_multiplier < 0:
+            raise ValueError(f"backbone lr multiplier must not be negative, got {self.backbone_lr_multiplier}")
+        starts = [f"--{n.replace('_', '-')}" for n in ("resume", "weights", "pretrained_backbone") if getattr(self, n)]
+        if len(starts) > 1:
+            raise ValueError(f"{' and '.join(starts)}: a run starts from one of them, not several")
 
     def specs(self) -> list[DataSpec]:
         return [parse_data_spec(d, self.splits) for d in self.data]
@@ -252,7 +259,7 @@ class Trainer:
         self.dist = setup_distributed(config.device)
         self.amp = config.amp
         self.model = self._build_model()
-        self.optimizer = build_optimizer(self.model, self.recipe, config.lr)
+        self.optimizer = build_optimizer(self.model, self.recipe, config.lr, config.backbone_lr_multiplier)
         use_scaler = self.amp and self.dist.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
         self.start_epoch = self._resume() if config.resume else 1
@@ -266,8 +273,10 @@ class Trainer:
         torch.manual_seed(self.config.seed)  # identical initial weights on every rank
         self.pretrained: dict | None = None
         model = init_weights(build_model(self.config.variant, train=True))
-        if self.config.pretrained_backbone and not self.config.resume:
+        if self.config.pretrained_backbone:
             self.pretrained = load_pretrained_backbone(model, self.config.pretrained_backbone)
+        if self.config.weights:
+            load_checkpoint(model, self.config.weights)  # official or ours; strict, names the file
         return model.to(self.dist.device)
 
     def _resume(self) -> int:
@@ -275,7 +284,10 @@ class Trainer:
         load_checkpoint(self.model, path)  # strict; names the file and the problem
         state = torch.load(path, map_location="cpu", weights_only=True)
         if "optimizer" in state:
+            base_lrs = [group["base_lr"] for group in self.optimizer.param_groups]
             self.optimizer.load_state_dict(state["optimizer"])
+            for group, base_lr in zip(self.optimizer.param_groups, base_lrs):  # this command line's lr applies
+                group["base_lr"] = base_lr
         if self.scaler is not None and "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
         return int(state.get("epoch", 0)) + 1

@@ -74,6 +74,43 @@ def test_checkpoint_loads_into_the_deploy_model_and_resumes(tmp_path):
     assert [g["lr"] for g in resumed.optimizer.param_groups] == pytest.approx([1e-4, 1e-5])  # after 4/5 of 3 epochs
 
 
+def test_resume_takes_the_learning_rates_of_its_command_line(tmp_path):
+    root = make_tree("folder", tmp_path / "data")
+    first = train(_config(tmp_path, root, lr=1e-3))
+    resumed = Trainer(_config(tmp_path, root, epochs=5, resume=first, lr=2e-3, backbone_lr_multiplier=0.5))
+    assert [g["base_lr"] for g in resumed.optimizer.param_groups] == pytest.approx([2e-3, 1e-3])
+    resumed.close()
+
+
+def test_weights_start_a_fresh_run_from_a_checkpoint(tmp_path):
+    """Fine-tuning: the weights are loaded, the optimiser and the epoch count start afresh."""
+    root = make_tree("folder", tmp_path / "data")
+    first = train(_config(tmp_path, root, lr=1e-3))
+    tuned = Trainer(_config(tmp_path, root, out=tmp_path / "tune", weights=first, backbone_lr_multiplier=1.0))
+    assert tuned.start_epoch == 1 and not tuned.optimizer.state_dict()["state"]
+    saved = torch.load(first, map_location="cpu", weights_only=True)["net"]
+    assert all(torch.equal(v, saved[k]) for k, v in tuned.model.state_dict().items())
+    groups = tuned.optimizer.param_groups
+    assert groups[0]["lr"] == groups[1]["lr"] == RECIPES["tiny"].lr  # backbone at x1, not the recipe's x0.1
+    tuned.close()
+
+
+@pytest.mark.parametrize(
+    "starts", [{"resume": "a.pth", "weights": "b.pth"}, {"weights": "b.pth", "pretrained_backbone": "c.pth"}]
+)
+def test_a_run_starts_from_one_source_of_weights(tmp_path, starts):
+    with pytest.raises(ValueError, match="a run starts from one of them"):
+        _config(tmp_path, tmp_path, **starts)
+
+
+def test_weights_that_do_not_fit_are_named(tmp_path):
+    root = make_tree("folder", tmp_path / "data")
+    bad = tmp_path / "small.pth"
+    torch.save({"net": build_model("small", train=True).state_dict()}, bad)
+    with pytest.raises(Exception, match="small.pth"):
+        Trainer(_config(tmp_path, root, weights=bad))
+
+
 def _cli():
     app = typer.Typer()
     app.command()(train_cli.command)
