@@ -13,6 +13,7 @@ import pytest
 from asymtrack_deploy.runtimes import load_backend
 from asymtrack_deploy.runtimes.onnxruntime_backend import OnnxRuntimeBackend, OrtTemplateState, resolve_providers
 from tests.conftest import reference_file
+from tests.runtimes import backend_contract as contract
 from tests.export.conftest import shared_bundle
 
 BOX_TOL = 1e-4
@@ -121,31 +122,19 @@ def test_provider_resolution():
 
 @pytest.mark.parametrize("threads", [0, -1, 1.5])
 def test_bad_thread_count(bundle, threads):
-    with pytest.raises(ValueError, match="threads must be a positive integer"):
-        OnnxRuntimeBackend(bundle, threads=threads)
+    contract.check_thread_count_is_validated(OnnxRuntimeBackend, bundle, threads)
 
 
 def test_bad_crops_and_states(backend, pairs):
-    with pytest.raises(ValueError, match=r"uint8 of shape \(1, 256, 256, 3\)"):
-        backend.search(pairs["search"][0:2], backend.template(pairs["template"][0:1]))
-    with pytest.raises(RuntimeError, match="call template\\(\\) first"):
-        backend.search(pairs["search"][0:1], None)
-    with pytest.raises(ValueError, match="state returned by template\\(\\) of this same"):
-        backend.search(pairs["search"][0:1], {"stage1_etm_depth": np.zeros((1, 2, 3), np.float32)})
+    contract.check_bad_crops_and_states_are_refused(backend, pairs)
 
 
 def test_state_from_another_backend_is_refused(bundle, backend, pairs):
-    with OnnxRuntimeBackend(bundle) as other:
-        foreign = other.template(pairs["template"][0:1])
-        with pytest.raises(ValueError, match="this same OnnxRuntimeBackend"):
-            backend.search(pairs["search"][0:1], foreign)
+    contract.check_state_of_another_instance_is_refused(OnnxRuntimeBackend, bundle, backend, pairs)
 
 
 def test_closed_backend_says_so(bundle, pairs):
-    b = OnnxRuntimeBackend(bundle)
-    b.close()
-    with pytest.raises(RuntimeError, match="closed"):
-        b.template(pairs["template"][0:1])
+    contract.check_closed_backend_says_so(OnnxRuntimeBackend, bundle, pairs)
 
 
 def test_damaged_bundle_is_refused(bundle, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 
 from asymtrack_deploy.runtimes import load_backend, load_bundle_backend
 from tests.conftest import reference_file
+from tests.runtimes import backend_contract as contract
 from tests.export.conftest import shared_bundle
 from tests.export.derived_bundles import shared_derived_bundle
 
@@ -110,31 +111,19 @@ def test_missing_device_lists_the_available_ones(bundle):
 
 @pytest.mark.parametrize("threads", [0, -1, 1.5, True])
 def test_bad_thread_count(bundle, threads):
-    with pytest.raises(ValueError, match="threads must be a positive integer"):
-        OpenVinoBackend(bundle, threads=threads)
+    contract.check_thread_count_is_validated(OpenVinoBackend, bundle, threads)
 
 
 def test_bad_crops_and_states(backend, pairs):
-    with pytest.raises(ValueError, match=r"uint8 of shape \(1, 256, 256, 3\)"):
-        backend.search(pairs["search"][0:2], backend.template(pairs["template"][0:1]))
-    with pytest.raises(RuntimeError, match="call template\\(\\) first"):
-        backend.search(pairs["search"][0:1], None)
-    with pytest.raises(ValueError, match="this same OpenVinoBackend"):
-        backend.search(pairs["search"][0:1], {"stage1_etm_depth": np.zeros((1, 2, 3), np.float32)})
+    contract.check_bad_crops_and_states_are_refused(backend, pairs)
 
 
 def test_state_from_another_backend_is_refused(bundle, backend, pairs):
-    with OpenVinoBackend(bundle) as other:
-        foreign = other.template(pairs["template"][0:1])
-        with pytest.raises(ValueError, match="this same OpenVinoBackend"):
-            backend.search(pairs["search"][0:1], foreign)
+    contract.check_state_of_another_instance_is_refused(OpenVinoBackend, bundle, backend, pairs)
 
 
 def test_closed_backend_says_so(bundle, pairs):
-    b = OpenVinoBackend(bundle)
-    b.close()
-    with pytest.raises(RuntimeError, match="closed"):
-        b.template(pairs["template"][0:1])
+    contract.check_closed_backend_says_so(OpenVinoBackend, bundle, pairs)
 
 
 def test_an_onnx_bundle_is_refused_with_the_export_command(tmp_path_factory):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import reference_checkpoint, reference_file
+from tests.runtimes import backend_contract as contract
 
 pytest.importorskip("tensorrt")
 pytest.importorskip("cuda")
@@ -58,11 +59,10 @@ def test_state_stays_on_the_device_and_matches_the_template_graph(bundle, pairs)
 
 
 def test_foreign_state_and_closed_backend(bundle, pairs):
-    with TensorRTBackend(bundle) as a, TensorRTBackend(bundle) as b:
-        with pytest.raises(ValueError, match="this same TensorRTBackend"):
-            a.search(pairs["search"][:1], b.template(pairs["template"][:1]))
-    with pytest.raises(RuntimeError, match="closed"):
-        a.template(pairs["template"][:1])
+    with TensorRTBackend(bundle) as backend:
+        contract.check_bad_crops_and_states_are_refused(backend, pairs)
+        contract.check_state_of_another_instance_is_refused(TensorRTBackend, bundle, backend, pairs)
+    contract.check_closed_backend_says_so(TensorRTBackend, bundle, pairs)
 
 
 def test_engine_from_another_tensorrt_version_is_refused(bundle, tmp_path):
