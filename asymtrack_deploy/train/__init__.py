@@ -11,12 +11,12 @@ from .losses import generalized_iou, tracking_loss
 from .pairs import Augmentation, PairDataset, RankSampler, make_pair, normalize_crops, sample_frame_ids
 from .pretrained import PretrainedError, load_pretrained_backbone, map_efficientmod_keys
 from .recipe import RECIPES, Recipe, build_optimizer, drop_epoch, init_weights, lr_scale
-from .trainer import TrainConfig, Trainer, checkpoint_path, demo_config, train, train_step
+from .trainer import TrainConfig, Trainer, checkpoint_path, train, train_step
 
 __all__ = [
     "AnnotationError", "Augmentation", "COCO", "DATASET_NAMES", "DataSpec", "GOT10k", "LaSOT", "PairDataset",
     "PretrainedError", "RECIPES", "RankSampler", "Recipe", "SequenceFolder", "SequenceInfo", "TrackingDataset",
-    "TrackingNet", "TrainConfig", "Trainer", "build_dataset", "build_optimizer", "checkpoint_path", "demo_config",
+    "TrackingNet", "TrainConfig", "Trainer", "build_dataset", "build_optimizer", "checkpoint_path",
     "drop_epoch",
     "generalized_iou", "init_weights", "load_pretrained_backbone", "lr_scale", "make_pair", "map_efficientmod_keys",
     "normalize_crops", "parse_data_spec", "sample_frame_ids", "tracking_loss", "train", "train_step",

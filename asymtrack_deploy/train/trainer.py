@@ -28,7 +28,7 @@ from .pairs import Augmentation, PairDataset, RankSampler, normalize_crops
 from .pretrained import load_pretrained_backbone
 from .recipe import RECIPES, build_optimizer, freeze_backbone_batchnorm, init_weights, lr_scale, set_epoch_lr
 
-__all__ = ["TrainConfig", "Trainer", "train", "train_step", "checkpoint_path", "demo_config", "expected_lr"]
+__all__ = ["TrainConfig", "Trainer", "train", "train_step", "checkpoint_path", "expected_lr"]
 
 STAT_NAMES = ("loss", "giou", "l1", "iou")
 
@@ -429,17 +429,6 @@ def train(config: TrainConfig) -> Path | None:
         return trainer.run()
     finally:
         trainer.close()
-
-
-def demo_config(out: str | Path = "runs/demo-tiny", epochs: int = 30, samples_per_epoch: int = 6400,
-                batch_size: int = 32, seed: int = 0) -> TrainConfig:  # fmt: skip
-    """A CPU-sized run for demo weights: tiny on procedural sequences (seed ``seed``), about 1/150
-    of the recipe's samples; everything else (optimiser, schedule shape, augmentation) as published.
-    Same as: asymtrack-deploy train --variant tiny --data procedural=0 --epochs 30
-    --samples-per-epoch 6400 --batch-size 32 --threads 1 --workers 1 --save-every 5 --out runs/demo-tiny"""
-    return TrainConfig(variant="tiny", data=(f"procedural={seed}",), out=Path(out), epochs=epochs,
-                       samples_per_epoch=samples_per_epoch, batch_size=batch_size, workers=1, threads=1,
-                       save_every=5, seed=seed)  # fmt: skip
 
 
 def expected_lr(config: TrainConfig, epoch: int) -> float:
