@@ -36,7 +36,7 @@ def test_bad_calibration_box_is_a_usage_error(tmp_path):
     assert result.exit_code == 2
 
 
-def _calibration_fails(tmp_path, source, message):
+def _assert_calibration_fails(tmp_path, source, message):
     out = tmp_path / "bundle"
     for target in ("openvino", "onnxruntime"):
         result = _run("--out", out, "--target", target, "--precision", "int8", "--calib", source)
@@ -46,18 +46,18 @@ def _calibration_fails(tmp_path, source, message):
 
 
 def test_missing_calibration_source_writes_no_bundle(tmp_path):
-    _calibration_fails(tmp_path, tmp_path / "nowhere.mp4", "no such file or folder")
+    _assert_calibration_fails(tmp_path, tmp_path / "nowhere.mp4", "no such file or folder")
 
 
 def test_empty_calibration_folder_writes_no_bundle(tmp_path):
     (tmp_path / "empty").mkdir()
-    _calibration_fails(tmp_path, tmp_path / "empty", "no images")
+    _assert_calibration_fails(tmp_path, tmp_path / "empty", "no images")
 
 
 def test_unreadable_calibration_frames_write_no_bundle(tmp_path):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "0001.jpg").write_bytes(b"garbage")
-    _calibration_fails(tmp_path, tmp_path / "bad", "no readable frame")
+    _assert_calibration_fails(tmp_path, tmp_path / "bad", "no readable frame")
 
 
 def test_int8_export_with_few_pairs_warns_and_records_them(tmp_path):

@@ -13,7 +13,7 @@ from asymtrack_deploy.models import CheckpointError, build_model, load_checkpoin
 from tests.conftest import reference_checkpoint
 
 
-def _expect(path, *fragments, variant="tiny"):
+def _assert_refused(path, *fragments, variant="tiny"):
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(build_model(variant), path)
     message = str(info.value)
@@ -24,26 +24,26 @@ def _expect(path, *fragments, variant="tiny"):
 
 
 def test_missing_file(tmp_path):
-    _expect(tmp_path / "nope.pth", "no such file")
+    _assert_refused(tmp_path / "nope.pth", "no such file")
 
 
 def test_empty_file(tmp_path):
     path = tmp_path / "empty.pth"
     path.write_bytes(b"")
-    _expect(path, "empty")
+    _assert_refused(path, "empty")
 
 
 def test_random_bytes(tmp_path):
     path = tmp_path / "noise.pth"
     path.write_bytes(bytes(random.Random(0).getrandbits(8) for _ in range(4096)))
-    _expect(path, "not a PyTorch checkpoint")
+    _assert_refused(path, "not a PyTorch checkpoint")
 
 
 def test_truncated_checkpoint(tmp_path):
     data = reference_checkpoint("tiny").read_bytes()
     path = tmp_path / "truncated.pth"
     path.write_bytes(data[: len(data) // 2])
-    _expect(path, "truncated or corrupt")
+    _assert_refused(path, "truncated or corrupt")
 
 
 class _RunsCode:
@@ -54,22 +54,22 @@ class _RunsCode:
 def test_pickle_that_would_run_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     torch.save({"net": {"x": torch.zeros(1)}, "payload": _RunsCode()}, path)
-    _expect(path, "refused", "could run code", "posix.system")
+    _assert_refused(path, "refused", "could run code", "posix.system")
 
 
 def test_plain_pickle_is_not_a_checkpoint(tmp_path):
     path = tmp_path / "plain.pkl"
     path.write_bytes(pickle.dumps({"a": 1}))
-    message = _expect(path)
+    message = _assert_refused(path)
     assert "not a PyTorch checkpoint" in message or "refused" in message
 
 
 def test_tiny_checkpoint_loaded_as_small(tmp_path):
-    _expect(reference_checkpoint("tiny"), "1 blocks in stage 3", "it is tiny", "not small", variant="small")
+    _assert_refused(reference_checkpoint("tiny"), "1 blocks in stage 3", "it is tiny", "not small", variant="small")
 
 
 def test_small_checkpoint_loaded_as_tiny():
-    _expect(reference_checkpoint("small"), "3 blocks in stage 3", "small or base", "not tiny", variant="tiny")
+    _assert_refused(reference_checkpoint("small"), "3 blocks in stage 3", "small or base", "not tiny", variant="tiny")
 
 
 def test_missing_and_unexpected_keys_are_listed(tmp_path):
@@ -78,7 +78,7 @@ def test_missing_and_unexpected_keys_are_listed(tmp_path):
     state["extra.layer.weight"] = torch.zeros(2)
     path = tmp_path / "edited.pth"
     torch.save({"net": state}, path)
-    _expect(path, "1 keys missing", "bottleneck.weight", "1 unexpected keys", "extra.layer.weight")
+    _assert_refused(path, "1 keys missing", "bottleneck.weight", "1 unexpected keys", "extra.layer.weight")
 
 
 def test_shape_mismatch_is_listed(tmp_path):
@@ -86,13 +86,13 @@ def test_shape_mismatch_is_listed(tmp_path):
     state["bottleneck.weight"] = torch.zeros(128, 256)
     path = tmp_path / "shape.pth"
     torch.save({"net": state}, path)
-    _expect(path, "shape mismatch", "bottleneck.weight")
+    _assert_refused(path, "shape mismatch", "bottleneck.weight")
 
 
 def test_not_a_state_dict(tmp_path):
     path = tmp_path / "list.pth"
     torch.save([1, 2, 3], path)
-    _expect(path, "not a state dict")
+    _assert_refused(path, "not a state dict")
 
 
 def test_deploy_checkpoint_into_training_model(tmp_path):

@@ -5,16 +5,25 @@ keeping the checks in one place keeps the backends interchangeable in their erro
 """
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from tests.conftest import reference_file
 
-def check_thread_count_is_validated(backend_class, bundle, threads) -> None:
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def assert_thread_count_is_validated(backend_class, bundle, threads) -> None:
     with pytest.raises(ValueError, match="threads must be a positive integer"):
         backend_class(bundle, threads=threads)
 
 
-def check_bad_crops_and_states_are_refused(backend, pairs) -> None:
+def assert_bad_crops_and_states_are_refused(backend, pairs) -> None:
     with pytest.raises(ValueError, match=r"uint8 of shape \(1, 256, 256, 3\)"):
         backend.search(pairs["search"][0:2], backend.template(pairs["template"][0:1]))
     with pytest.raises(RuntimeError, match="call template\\(\\) first"):
@@ -23,15 +32,37 @@ def check_bad_crops_and_states_are_refused(backend, pairs) -> None:
         backend.search(pairs["search"][0:1], {"stage1_etm_depth": np.zeros((1, 2, 3), np.float32)})
 
 
-def check_state_of_another_instance_is_refused(backend_class, bundle, backend, pairs) -> None:
+def assert_state_of_another_instance_is_refused(backend_class, bundle, backend, pairs) -> None:
     with backend_class(bundle) as other:
         foreign = other.template(pairs["template"][0:1])
         with pytest.raises(ValueError, match=f"this same {backend_class.__name__}"):
             backend.search(pairs["search"][0:1], foreign)
 
 
-def check_closed_backend_says_so(backend_class, bundle, pairs) -> None:
+def assert_closed_backend_says_so(backend_class, bundle, pairs) -> None:
     backend = backend_class(bundle)
     backend.close()
     with pytest.raises(RuntimeError, match="closed"):
         backend.template(pairs["template"][0:1])
+
+
+def assert_runs_without_torch(backend_name: str, bundle, box_tolerance: float) -> None:
+    """A fresh interpreter loads the package, the registry and the backend, runs the bundle on a
+    reference pair, and never imports torch: the promise to lean apps and edge devices."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        import asymtrack_deploy
+        from asymtrack_deploy.runtimes import load_backend
+        backend = load_backend({backend_name!r}, bundle={str(bundle)!r})
+        data = np.load({str(reference_file("pairs_tiny.npz"))!r})
+        boxes, scores = backend.search(data["search"][:1], backend.template(data["template"][:1]))
+        assert np.abs(boxes[0] - data["pred_boxes"][0]).max() < {box_tolerance}
+        leaked = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
+        assert not leaked, leaked
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

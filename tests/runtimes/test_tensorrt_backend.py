@@ -60,9 +60,9 @@ def test_state_stays_on_the_device_and_matches_the_template_graph(bundle, pairs)
 
 def test_foreign_state_and_closed_backend(bundle, pairs):
     with TensorRTBackend(bundle) as backend:
-        contract.check_bad_crops_and_states_are_refused(backend, pairs)
-        contract.check_state_of_another_instance_is_refused(TensorRTBackend, bundle, backend, pairs)
-    contract.check_closed_backend_says_so(TensorRTBackend, bundle, pairs)
+        contract.assert_bad_crops_and_states_are_refused(backend, pairs)
+        contract.assert_state_of_another_instance_is_refused(TensorRTBackend, bundle, backend, pairs)
+    contract.assert_closed_backend_says_so(TensorRTBackend, bundle, pairs)
 
 
 def test_engine_from_another_tensorrt_version_is_refused(bundle, tmp_path):
