@@ -142,6 +142,23 @@ def test_command_line_names_a_malformed_file(tmp_path, when):
     assert "Traceback" not in result.output
 
 
+def test_command_line_fine_tunes_from_weights(tmp_path):
+    root = make_tree("folder", tmp_path / "data")
+    first = train(_config(tmp_path, root))
+    args = ["--data", f"folder={root}", "--weights", str(first), "--backbone-lr-multiplier", "1", "--epochs", "1",
+            "--batch-size", "2", "--samples-per-epoch", "4", "--workers", "0", "--out", str(tmp_path / "tune"),
+            "--no-progress", "--threads", "1"]  # fmt: skip
+    result = CliRunner().invoke(_cli(), args)
+    assert result.exit_code == 0, result.output
+    assert f"weights: {first}" in result.output and "lr 0.0004, backbone 0.0004" in result.output
+    assert checkpoint_path(tmp_path / "tune", 1).is_file()
+
+
+def test_negative_backbone_multiplier_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="must not be negative, got -1"):
+        _config(tmp_path, tmp_path, backbone_lr_multiplier=-1.0)
+
+
 def test_command_line_refuses_bad_options(tmp_path):
     result = CliRunner().invoke(_cli(), ["--data", "imagenet=/x", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown dataset 'imagenet'" in result.output
