@@ -17,7 +17,7 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["crop_square", "crop_window", "to_rgb", "map_box_back", "clip_box"]
+__all__ = ["crop_square", "crop_rgb", "crop_window", "to_rgb", "map_box_back", "clip_box"]
 
 
 def crop_window(box_xywh, factor: float) -> tuple[int, int, int]:
@@ -65,6 +65,13 @@ def to_rgb(crop: np.ndarray, color_order: str) -> np.ndarray:
     if color_order == "bgr":
         return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(crop)
+
+
+def crop_rgb(frame: np.ndarray, box_xywh, factor: float, out_size: int, color_order: str = "bgr"):
+    """``crop_square`` then ``to_rgb``: the RGB uint8 crop a graph takes, and the resize factor.
+    The colour conversion runs on the small crop, never on the frame."""
+    crop, resize_factor = crop_square(frame, box_xywh, factor, out_size)
+    return to_rgb(crop, color_order), resize_factor
 
 
 def map_box_back(pred_cxcywh, prev_xywh, search_size: int, resize_factor: float) -> list[float]:

@@ -10,12 +10,12 @@ numpy and OpenCV only: importing this module does not import torch.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .crop import clip_box, crop_square, map_box_back, to_rgb
+from .boxes import check_box
+from .crop import clip_box, crop_rgb, map_box_back
 from .runtimes.base import Backend
 
 __all__ = ["Tracker", "BatchTracker", "TrackResult", "OpenCVTrackerAdapter", "DEFAULT_SCORE_THRESHOLD"]
@@ -46,83 +46,17 @@ def _check_frame(frame: np.ndarray) -> None:
         )
 
 
-def _check_box(box) -> tuple[float, float, float, float]:
-    try:
-        values = tuple(float(v) for v in box)
-    except (TypeError, ValueError):
-        raise ValueError(f"box must be four numbers (x, y, w, h), got {box!r}") from None
-    if len(values) != 4:
-        raise ValueError(f"box must be four numbers (x, y, w, h), got {len(values)}: {box!r}")
-    if not all(math.isfinite(v) for v in values):
-        raise ValueError(f"box values must be finite, got {values}")
-    if values[2] <= 0 or values[3] <= 0:
-        raise ValueError(f"box width and height must be > 0, got w={values[2]}, h={values[3]}")
-    return values
-
-
-class Tracker:
-    """``Tracker(load_backend("onnxruntime", bundle="out/tiny"))``, then ``init`` and ``update``.
-
-    Frames are uint8 H x W x 3 in ``color_order`` ("bgr", as OpenCV reads them, or "rgb");
-    grayscale and 4-channel frames are accepted too.
-    """
-
-    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float = 10.0):
-        if color_order not in ("bgr", "rgb"):
-            raise ValueError(f"color_order must be 'bgr' or 'rgb', got {color_order!r}")
-        if backend.info.batch != 1:
-            raise ValueError(f"Tracker follows one target; this backend was built for batch {backend.info.batch}")
-        self.backend = backend
-        self.color_order = color_order
-        self.clip_margin = clip_margin
-        self._template_state = None
-        self._state: tuple[float, float, float, float] | None = None
-
-    @property
-    def state(self) -> tuple[float, float, float, float] | None:
-        """The current target box (x, y, w, h); settable to re-centre the search."""
-        return self._state
-
-    @state.setter
-    def state(self, box) -> None:
-        self._state = _check_box(box)
-
-    @property
-    def initialized(self) -> bool:
-        return self._template_state is not None
-
-    def _crop(self, frame: np.ndarray, box, factor: float, size: int) -> tuple[np.ndarray, float]:
-        crop, resize_factor = crop_square(frame, box, factor, size)
-        return to_rgb(crop, self.color_order)[None], resize_factor
-
-    def init(self, frame: np.ndarray, box_xywh) -> None:
-        """Crop the template around ``box_xywh`` and run the template branch once."""
-        _check_frame(frame)
-        box = _check_box(box_xywh)
-        info = self.backend.info
-        crop, _ = self._crop(frame, box, info.template_factor, info.template_size)
-        self._template_state = self.backend.template(crop)
-        self._state = box
-
-    def update(self, frame: np.ndarray) -> TrackResult:
-        """Track the target into ``frame``; returns the new box and its score."""
-        if not self.initialized:
-            raise RuntimeError("update() called before init(): call init(frame, box) first")
-        _check_frame(frame)
-        info = self.backend.info
-        crop, resize_factor = self._crop(frame, self._state, info.search_factor, info.search_size)
-        boxes, scores = self.backend.search(crop, self._template_state)
-        box = map_box_back(boxes[0], self._state, info.search_size, resize_factor)
-        height, width = frame.shape[:2]
-        self._state = tuple(clip_box(box, height, width, self.clip_margin))
-        return TrackResult(self._state, float(scores[0]))
+def _stack(crops: list[np.ndarray]) -> np.ndarray:
+    """The batch of crops a backend takes; one crop becomes a view with a batch axis."""
+    return crops[0][None] if len(crops) == 1 else np.stack(crops)
 
 
 class BatchTracker:
     """N targets in one backend call per frame, over a backend exported with batch N.
 
     Each target has its own template state row and its own frame (one camera each), or all
-    share one frame. This is how one accelerator serves many streams.
+    share one frame. This is how one accelerator serves many streams; ``Tracker`` is the
+    BatchTracker of one target.
     """
 
     def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float = 10.0):
@@ -135,6 +69,10 @@ class BatchTracker:
         self._template_state = None
         self.states: list[tuple[float, float, float, float]] = []
 
+    @property
+    def initialized(self) -> bool:
+        return self._template_state is not None
+
     def _frames(self, frames) -> list[np.ndarray]:
         frames = [frames] * self.size if isinstance(frames, np.ndarray) else list(frames)
         if len(frames) != self.size:
@@ -143,23 +81,25 @@ class BatchTracker:
             _check_frame(frame)
         return frames
 
-    def _crops(self, frames, boxes, factor, size):
-        pairs = [crop_square(f, b, factor, size) for f, b in zip(frames, boxes)]
-        crops = np.stack([to_rgb(c, self.color_order) for c, _ in pairs])
-        return crops, [r for _, r in pairs]
+    def _crops(self, frames, boxes, factor: float, size: int) -> tuple[np.ndarray, list[float]]:
+        pairs = [crop_rgb(f, b, factor, size, self.color_order) for f, b in zip(frames, boxes)]
+        return _stack([crop for crop, _ in pairs]), [factor for _, factor in pairs]
 
     def init(self, frames, boxes) -> None:
-        boxes = [_check_box(b) for b in boxes]
+        """Crop each target's template and run the template branch once for all of them."""
+        frames = self._frames(frames)
+        boxes = [check_box(b) for b in boxes]
         if len(boxes) != self.size:
             raise ValueError(f"expected {self.size} boxes (the backend's batch), got {len(boxes)}")
         info = self.backend.info
-        crops, _ = self._crops(self._frames(frames), boxes, info.template_factor, info.template_size)
+        crops, _ = self._crops(frames, boxes, info.template_factor, info.template_size)
         self._template_state = self.backend.template(crops)
         self.states = boxes
 
     def update(self, frames) -> list[TrackResult]:
-        if self._template_state is None:
-            raise RuntimeError("update() called before init(): call init(frames, boxes) first")
+        """Track every target into its frame; one result per target."""
+        if not self.initialized:
+            raise RuntimeError("update() called before init(): call init(frame, box) first")
         frames = self._frames(frames)
         info = self.backend.info
         crops, factors = self._crops(frames, self.states, info.search_factor, info.search_size)
@@ -170,6 +110,44 @@ class BatchTracker:
             results.append(TrackResult(tuple(clip_box(box, *frame.shape[:2], self.clip_margin)), float(scores[i])))
         self.states = [r.box for r in results]
         return results
+
+
+class Tracker:
+    """``Tracker(load_backend("onnxruntime", bundle="out/tiny"))``, then ``init`` and ``update``.
+
+    Frames are uint8 H x W x 3 in ``color_order`` ("bgr", as OpenCV reads them, or "rgb");
+    grayscale and 4-channel frames are accepted too. One target: a BatchTracker of one.
+    """
+
+    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float = 10.0):
+        if backend.info.batch != 1:
+            raise ValueError(f"Tracker follows one target; this backend was built for batch {backend.info.batch}")
+        self._batch = BatchTracker(backend, color_order, clip_margin)
+
+    @property
+    def backend(self) -> Backend:
+        return self._batch.backend
+
+    @property
+    def state(self) -> tuple[float, float, float, float] | None:
+        """The current target box (x, y, w, h); settable to re-centre the search."""
+        return self._batch.states[0] if self._batch.states else None
+
+    @state.setter
+    def state(self, box) -> None:
+        self._batch.states = [check_box(box)]
+
+    @property
+    def initialized(self) -> bool:
+        return self._batch.initialized
+
+    def init(self, frame: np.ndarray, box_xywh) -> None:
+        """Crop the template around ``box_xywh`` and run the template branch once."""
+        self._batch.init([frame], [box_xywh])
+
+    def update(self, frame: np.ndarray) -> TrackResult:
+        """Track the target into ``frame``; returns the new box and its score."""
+        return self._batch.update([frame])[0]
 
 
 class OpenCVTrackerAdapter:

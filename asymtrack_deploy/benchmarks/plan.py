@@ -1,51 +1,29 @@
-"""Which rows a benchmark run has, and the bundles they need (exported once, then cached).
+"""Which rows a benchmark run has, and the bundles they need.
 
 The baseline row is always first: the reference model run eagerly the way the official
 profiling script does (template cached, backbone and head per frame, fp32). Every other row is
-a (backend, precision) pair that this machine can run; bundles are exported on demand into a
-cache folder keyed by variant, target, precision, batch and weights, and reused afterwards.
+a (backend, precision) pair that this machine can run; the bundle of a bundle row comes from
+``bundle_for(target, precision, batch)`` (in the command line: ``export.cached_bundle``, which
+exports on first use and reuses afterwards), the target from ``catalogue.bench_target``.
 """
 from __future__ import annotations
 
-import hashlib
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .runner import RowSpec
+from .. import catalogue
+from .rows import RowSpec
 
-__all__ = ["BenchPlan", "plan_rows", "default_cache_dir", "BUNDLE_TARGETS"]
+__all__ = ["BenchPlan", "plan_rows"]
 
-# (backend, precision) -> the export target that produces its bundle
-BUNDLE_TARGETS: dict[tuple[str, str], str] = {
-    ("onnxruntime", "fp32"): "onnx",
-    ("onnxruntime", "fp16"): "onnxruntime",
-    ("onnxruntime", "int8"): "onnxruntime",
-    ("openvino", "fp32"): "openvino",
-    ("openvino", "fp16"): "openvino",
-    ("openvino", "int8"): "openvino",
-    ("tensorrt", "fp32"): "tensorrt",
-    ("tensorrt", "fp16"): "tensorrt",
-    ("tensorrt", "int8"): "tensorrt",
-}
-
-
-def default_cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "asymtrack-deploy" / "bench"
+BundleFor = Callable[[str, str, int], Path]  # (target, precision, batch) -> bundle folder
 
 
 @dataclass
 class BenchPlan:
     rows: list[RowSpec]
     skipped: list[str]  # "backend precision: why"
-
-
-def _weights_key(checkpoint: Path | None, seed: int) -> str:
-    if checkpoint is None:
-        return f"random{seed}"
-    digest = hashlib.sha256(Path(checkpoint).read_bytes()).hexdigest()
-    return digest[:12]
 
 
 def _torch_rows(precisions, device, weights, threads, streams) -> tuple[list[RowSpec], list[str]]:
@@ -62,15 +40,21 @@ def _torch_rows(precisions, device, weights, threads, streams) -> tuple[list[Row
     return rows, skipped
 
 
-def _bundle_row(backend, precision, target, variant, weights, cache, streams, threads, export) -> RowSpec:
-    key = f"{variant}-{target}-{precision}-b{streams}-{_weights_key(weights.get('checkpoint'), weights.get('seed', 0))}"
-    folder = cache / key
-    if not (folder / "manifest.json").is_file():
-        export(target, folder, precision, streams)
-    opts = {"bundle": str(folder)}
-    if threads:
-        opts["threads"] = threads
-    return RowSpec(backend, backend, precision, opts, bundle=str(folder))
+def _bundle_rows(backend: str, precisions, streams, threads, bundle_for: BundleFor) -> tuple[list[RowSpec], list[str]]:
+    rows, skipped = [], []
+    for precision in precisions:
+        target = catalogue.bench_target(backend, precision)
+        if target is None:
+            skipped.append(f"{backend} {precision}: no export target for it in this version")
+            continue
+        try:
+            folder = bundle_for(target, precision, streams)
+        except Exception as exc:  # an export that fails is a finding to show, not a crash
+            skipped.append(f"{backend} {precision}: export failed: {exc}")
+            continue
+        opts = {"bundle": str(folder), **({"threads": threads} if threads else {})}
+        rows.append(RowSpec(backend, backend, precision, opts, bundle=str(folder)))
+    return rows, skipped
 
 
 def plan_rows(
@@ -81,30 +65,18 @@ def plan_rows(
     checkpoint: Path | None,
     threads: int | None,
     streams: int,
-    cache: Path,
-    export,  # export(target, out_dir, precision, batch) -> None
+    bundle_for: BundleFor,
 ) -> BenchPlan:
     """The baseline plus one row per runnable (backend, precision)."""
-    from ..export import target_names
-
-    weights = {"checkpoint": str(checkpoint)} if checkpoint else {"random_weights": True, "seed": 0}
+    weights = {"variant": variant, **({"checkpoint": str(checkpoint)} if checkpoint else {"random_weights": True, "seed": 0})}
     baseline = RowSpec("official PyTorch (eager)", "torch", "fp32",
                        {**weights, "device": device, "mode": "official", "batch": streams, "threads": threads}, baseline=True)
     rows, skipped = [baseline], []
-    targets = set(target_names())
     for backend in backends:
         if backend == "torch":
             more, why = _torch_rows(precisions, device, weights, threads, streams)
-            rows += more
-            skipped += why
-            continue
-        for precision in precisions:
-            target = BUNDLE_TARGETS.get((backend, precision))
-            if target not in targets:
-                skipped.append(f"{backend} {precision}: no export target for it in this version")
-                continue
-            try:
-                rows.append(_bundle_row(backend, precision, target, variant, weights, cache, streams, threads, export))
-            except Exception as exc:  # an export that fails is a finding to show, not a crash
-                skipped.append(f"{backend} {precision}: export failed: {exc}")
+        else:
+            more, why = _bundle_rows(backend, precisions, streams, threads, bundle_for)
+        rows += more
+        skipped += why
     return BenchPlan(rows, skipped)

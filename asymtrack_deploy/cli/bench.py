@@ -7,10 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..catalogue import PRECISIONS, backend_names
 from .console import err, fail, out
 from .options import Variant
-
-BACKEND_ORDER = ("torch", "onnxruntime", "openvino", "tensorrt")
 
 
 def command(
@@ -27,8 +26,11 @@ def command(
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the run, with raw per-frame timings, here.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG bar chart of FPS here.")] = None,
 ) -> None:
+    from functools import partial
+
     from ..benchmarks import machine_info, run_rows
-    from ..benchmarks.plan import default_cache_dir, plan_rows
+    from ..benchmarks.plan import plan_rows
+    from ..export import cached_bundle
     from ..runtimes import available_backends
     from ..runtimes.torch_backend import default_checkpoint
     from ..sources import builtin_sequence
@@ -41,10 +43,9 @@ def command(
     if checkpoint is not None and not checkpoint.is_file():
         fail(f"{checkpoint}: no such checkpoint")
     sequence = builtin_sequence()
-    exporter = _exporter(variant.value, checkpoint)
+    bundle_for = partial(cached_bundle, variant=variant.value, checkpoint=checkpoint, cache_dir=cache_dir)
     with err.status("exporting bundles (cached after the first run)..."):
-        plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams,
-                         cache_dir or default_cache_dir(), exporter)
+        plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams, bundle_for)
     for note in plan.skipped:
         err.print(f"[yellow]skipped[/] {note}")
     with err.status("measuring...") as status:
@@ -64,11 +65,11 @@ def command(
 
 def _backends(text: str | None, installed: list[str]) -> list[str]:
     if text is None:
-        return [b for b in BACKEND_ORDER if b in installed]
+        return [b for b in backend_names() if b in installed]
     names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in BACKEND_ORDER]
+    unknown = [n for n in names if n not in backend_names()]
     if unknown:
-        raise typer.BadParameter(f"unknown backend(s) {', '.join(unknown)}: expected {', '.join(BACKEND_ORDER)}")
+        raise typer.BadParameter(f"unknown backend(s) {', '.join(unknown)}: expected {', '.join(backend_names())}")
     missing = [n for n in names if n not in installed]
     if missing:
         fail(f"backend(s) not installed here: {', '.join(missing)} (installed: {', '.join(installed)})")
@@ -77,32 +78,16 @@ def _backends(text: str | None, installed: list[str]) -> list[str]:
 
 def _precisions(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
-    bad = [n for n in names if n not in ("fp32", "fp16", "int8")]
+    bad = [n for n in names if n not in PRECISIONS]
     if bad or not names:
-        raise typer.BadParameter(f"precisions must be among fp32, fp16, int8, got {text!r}")
+        raise typer.BadParameter(f"precisions must be among {', '.join(PRECISIONS)}, got {text!r}")
     return names
-
-
-def _exporter(variant: str, checkpoint: Path | None):
-    """export(target, out_dir, precision, batch) for the plan, with this run's weights."""
-
-    def export(target: str, out_dir: Path, precision: str, batch: int) -> None:
-        from ..export import export_bundle
-
-        options = {"checkpoint": checkpoint, "variant": variant, "out_dir": out_dir, "batch": batch, "force": True}
-        if checkpoint is None:
-            options.update(random_weights=True, seed=0)
-        if target != "onnx":
-            options["precision"] = precision
-        export_bundle(target, **options)
-
-    return export
 
 
 def _render(run: dict) -> None:
     from rich.table import Table
 
-    from ..benchmarks.report import COLUMNS, row_cells
+    from ..benchmarks.tables import COLUMNS, row_cells
 
     m, s = run["machine"], run["settings"]
     table = Table(title=f"AsymTrack-{s['variant']}: {s['frames']} frames of the built-in sequence, {s['device']}")
@@ -121,7 +106,7 @@ def _write_outputs(run: dict, json_path: Path | None, plot: Path | None) -> None
         json_path.write_text(json.dumps(run, indent=1))
         err.print(f"wrote {json_path}")
     if plot:
-        from ..benchmarks.report import plot_fps
+        from ..benchmarks.tables import plot_fps
 
         plot_fps(run, plot)
         err.print(f"wrote {plot}")

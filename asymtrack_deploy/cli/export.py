@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from ..export.targets import target_names
+from .common import parse_box
 from .console import err, fail, out
-from .options import Precision, Variant
+from .options import Precision, Target, Variant
 
 NO_ARGS_IS_HELP = True
-
-# One choice per registered export target: a new target appears here without a CLI change.
-Target = Enum("Target", {name: name for name in target_names()}, type=str)
 
 
 def command(
@@ -32,7 +28,7 @@ def command(
     seed: Annotated[int, typer.Option(help="Seed for --random-weights.")] = 0,
     precision: Annotated[
         Precision, typer.Option(help="fp32, fp16 or int8 (openvino, onnxruntime, tensorrt).")
-    ] = Precision.fp32,
+    ] = Precision("fp32"),
     calib: Annotated[
         Optional[Path],
         typer.Option(help="int8 calibration frames: a video, an image folder or a sequence folder with groundtruth.txt "
@@ -49,44 +45,22 @@ def command(
 ) -> None:
     if checkpoint is not None and random_weights:
         raise typer.BadParameter("give either --checkpoint or --random-weights, not both")
-    target_options = _target_options(target.value, precision.value, calib, calib_count, calib_seed, calib_box)
     if checkpoint is None and not random_weights:
         fail("no --checkpoint given; pass one, or --random-weights [--seed N] for a bundle that runs but does not track")
     if checkpoint is not None and not checkpoint.is_file():
         fail(f"{checkpoint}: no such checkpoint file")
-    bundle = _export(target.value, checkpoint, variant.value, out_dir, batch, force, opset, random_weights, seed,
-                     target_options)
+    options = {"checkpoint": checkpoint, "variant": variant.value, "out_dir": out_dir, "batch": batch, "force": force,
+               "opset": opset, "random_weights": random_weights, "seed": seed, "precision": precision.value,
+               "calib": calib, "calib_count": calib_count, "calib_seed": calib_seed,
+               "calib_box": parse_box(calib_box) if calib_box is not None else None}
+    bundle = _export(target.value, options)
     if as_json:
         out.print_json(json.dumps(bundle.manifest.to_dict()))
     else:
         _render(bundle)
 
 
-def _target_options(target, precision, calib, calib_count, calib_seed, calib_box) -> dict:
-    """The precision and calibration keywords of a converting target; usage errors for options
-    that the target or precision does not take."""
-    from .common import parse_box
-
-    if target == "onnx":
-        if precision != "fp32":
-            raise typer.BadParameter(
-                f"--target onnx is fp32 only; for {precision} use --target onnxruntime, openvino or tensorrt"
-            )
-        if calib is not None or calib_box is not None:
-            raise typer.BadParameter("--calib is for int8 exports (--precision int8)")
-        return {}
-    options = {"precision": precision}
-    if precision != "int8":
-        if calib is not None or calib_box is not None:
-            raise typer.BadParameter(f"--calib is for int8 exports, not {precision}")
-        return options
-    options.update(calib=calib, calib_count=calib_count, calib_seed=calib_seed)
-    if calib_box is not None:
-        options["calib_box"] = parse_box(calib_box)
-    return options
-
-
-def _export(target, checkpoint, variant, out_dir, batch, force, opset, random_weights, seed, target_options):
+def _export(target: str, options: dict):
     """Run the exporter; bad input exits 2, a failed check (parity, graph) or a missing library
     exits 1. Calibration warnings are shown, not raised."""
     import warnings
@@ -95,23 +69,12 @@ def _export(target, checkpoint, variant, out_dir, batch, force, opset, random_we
 
     from ..export import export_bundle
 
-    precision = target_options.get("precision", "fp32")
-    err.print(f"exporting AsymTrack-{variant} to {target} {precision} (batch {batch}) in {out_dir} ...")
+    err.print(f"exporting AsymTrack-{options['variant']} to {target} {options['precision']} "
+              f"(batch {options['batch']}) in {options['out_dir']} ...")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
-            bundle = export_bundle(
-                target,
-                checkpoint=checkpoint,
-                variant=variant,
-                out_dir=out_dir,
-                batch=batch,
-                force=force,
-                opset=opset,
-                random_weights=random_weights,
-                seed=seed,
-                **target_options,
-            )
+            bundle = export_bundle(target, **options)
     except (ValueError, FileExistsError) as exc:  # CheckpointError is a ValueError
         fail(str(exc))
     except (RuntimeError, ImportError) as exc:  # ParityError, graph checks, a missing library

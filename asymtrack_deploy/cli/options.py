@@ -1,7 +1,9 @@
-"""Option types shared by several commands."""
+"""Option types shared by several commands; the choices come from ``catalogue``."""
 from __future__ import annotations
 
 from enum import Enum
+
+from ..catalogue import PRECISIONS, target_names
 
 
 class Variant(str, Enum):
@@ -10,7 +12,5 @@ class Variant(str, Enum):
     base = "base"
 
 
-class Precision(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    int8 = "int8"
+Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
+Target = Enum("Target", {name: name for name in target_names()}, type=str)

@@ -1,21 +1,24 @@
 """Export: PyTorch checkpoint -> deployment bundle (torch, onnx and the converters live here).
 
-``export_bundle(target, ...)`` dispatches through ``targets.TARGETS``; ``export_onnx`` is the
-``onnx`` target. The graph wrappers (``wrappers``) are kept apart from the model; runtimes never
-import this package. Heavy modules load on first use: ``import asymtrack_deploy.export`` alone
-pulls in nothing but the target registry.
+``export_bundle(target, ...)`` runs the one export pipeline (``pipeline``) with the target's
+converter from ``catalogue.TARGETS``; ``export_onnx`` is the ``onnx`` target with positional
+essentials. The graph wrappers (``wrappers``) are kept apart from the model; runtimes never import
+this package. Heavy modules load on first use: ``import asymtrack_deploy.export`` alone imports
+neither torch nor any converter.
 """
 from __future__ import annotations
 
 import importlib
 
-from .targets import TARGETS, export_bundle, get_exporter, target_names
+from ..catalogue import target_names
 
-__all__ = ["TARGETS", "export_bundle", "get_exporter", "target_names", "export_onnx", "ParityError"]
+__all__ = ["export_bundle", "export_onnx", "target_names", "ParityError", "cached_bundle"]
 
 _LAZY = {
-    "export_onnx": "asymtrack_deploy.export.onnx_target",
-    "ParityError": "asymtrack_deploy.export.parity",
+    "export_bundle": "asymtrack_deploy.export.pipeline",
+    "export_onnx": "asymtrack_deploy.export.pipeline",
+    "cached_bundle": "asymtrack_deploy.export.cache",
+    "ParityError": "asymtrack_deploy.parity",
 }
 
 

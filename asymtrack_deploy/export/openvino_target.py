@@ -1,8 +1,7 @@
 """The ``openvino`` target: OpenVINO IR (``template.xml/.bin``, ``search.xml/.bin``) in a bundle.
 
-Steps, in a staging folder that becomes the bundle only if all pass: the fp32 ONNX graphs (the
-``onnx`` target, checked and parity-verified, kept in the bundle), ``openvino.convert_model``
-on each, then per precision:
+The converter of the export pipeline (``pipeline``): ``openvino.convert_model`` on each staged
+fp32 ONNX graph, then per precision:
 
 * fp32: the IR as converted; the CPU inference precision is pinned to f32 (recent OpenVINO runs
   bf16 on CPUs that have it, which breaks fp32 parity silently). The manifest's
@@ -20,103 +19,67 @@ on each, then per precision:
   faster than f32 there for about the same mean error (int8 dominates it); pin f32 with
   ``OpenVinoBackend(..., inference_precision="f32")`` when the worst frame matters more.
 
-Every export ends with the parity check of the IR, run by the ``openvino`` backend on the
-device given (CPU by default), against the PyTorch model with the precision's box tolerance.
+The pipeline's parity check runs the IR in the ``openvino`` backend on the device given (CPU by
+default), against the PyTorch model with the precision's box tolerance.
 """
 from __future__ import annotations
 
 import copy
-import os
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import onnx
 
-from ..bundle import Bundle, load_bundle, write_manifest
 from ..runtimes.base import require
-from .calibration import DEFAULT_COUNT, CalibrationSet
-from .onnx_target import DEFAULT_OPSET
-from .parity import measure_parity, parity_crops
-from .quantize import (
-    BOX_TOLERANCES,
-    CalibrationFeeds,
-    calibration_feeds,
-    calibration_for,
-    check_precision,
-    derived_manifest,
-    parity_pairs_for,
-    source_bundle,
-)
-from .simplify import DEFAULT_SIMPLIFIER
-from .staging import staged_bundle
-from .weights import prepare_model
+from .pipeline import Conversion, ConversionJob, Converter
 
-__all__ = ["export_openvino", "IR_FILES", "INFERENCE_PRECISION"]
+__all__ = ["OpenVinoConverter", "IR_FILES", "INFERENCE_PRECISION", "isolate_einsum_operands"]
 
 IR_FILES = {"template": ("template.xml", "template.bin"), "search": ("search.xml", "search.bin")}
 # precision -> the CPU inference precision pinned in the manifest (None: the device's default)
 INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "int8": None}
 
 
-def export_openvino(
-    checkpoint: str | os.PathLike | None,
-    variant: str,
-    out_dir: str | os.PathLike,
-    batch: int = 1,
-    force: bool = False,
-    *,
-    precision: str = "fp32",
-    calib: str | os.PathLike | None = None,
-    calib_count: int = DEFAULT_COUNT,
-    calib_seed: int = 0,
-    calib_box=None,
-    opset: int = DEFAULT_OPSET,
-    simplifier: str = DEFAULT_SIMPLIFIER,
-    random_weights: bool = False,
-    seed: int = 0,
-    parity_pairs: int | None = None,
-    box_tolerance: float | None = None,
-    device: str = "CPU",
-) -> Bundle:
-    """Export ``checkpoint`` as an OpenVINO bundle in ``out_dir`` and return it, loaded.
+class OpenVinoConverter(Converter):
+    """``device``: where the export-time parity check runs the IR (CPU by default)."""
 
-    ``calib``: the int8 calibration source (video, image folder, sequence folder with
-    groundtruth.txt; None: the built-in sequence), ``calib_count`` pairs drawn with
-    ``calib_seed``. Raises ValueError for bad input (and a bad calibration source, before
-    anything is written), ParityError when the IR misses the PyTorch boxes by more than the
-    precision's tolerance, BackendUnavailable (an ImportError) without openvino or nncf.
-    On any error no bundle is written.
-    """
-    check_precision(precision, "openvino")
-    ov = require("openvino", "openvino")
-    pairs = parity_pairs_for(batch, parity_pairs)
-    tolerance = BOX_TOLERANCES[precision] if box_tolerance is None else box_tolerance
-    if precision == "int8":
-        require("nncf", "openvino")
-    calib_set = calibration_for(variant, precision, calib, calib_count, calib_seed, calib_box)
-    weights = {"checkpoint": checkpoint, "random_weights": random_weights, "seed": seed}
-    with staged_bundle(out_dir, force) as stage:
-        started = time.perf_counter()
-        onnx_manifest = source_bundle(stage, variant=variant, batch=batch, opset=opset, simplifier=simplifier,
-                                      **weights)
-        feeds = calibration_feeds(stage, onnx_manifest, calib_set) if calib_set is not None else None
-        export, calibration = _convert(ov, stage, precision, feeds, calib_set)
-        manifest = derived_manifest(
-            onnx_manifest, "openvino", precision, _files(), export, _runtime(ov, precision), calibration
-        )
-        manifest = write_manifest(stage, manifest)
-        model, _ = prepare_model(variant, checkpoint, random_weights, seed)
-        parity = run_parity(stage, model, batch, pairs, tolerance, device)
-        export = {**manifest.export, "seconds": round(time.perf_counter() - started, 2)}
-        write_manifest(stage, replace(manifest, parity=parity, export=export))
-    return load_bundle(out_dir)
+    target = "openvino"
+
+    def __init__(self, device: str = "CPU"):
+        self.device = device
+
+    def prepare(self, precision: str) -> None:
+        require("openvino", "openvino")
+        if precision == "int8":
+            require("nncf", "openvino")
+
+    def convert(self, job: ConversionJob) -> Conversion:
+        import openvino as ov
+
+        record = {"converter": f"openvino.convert_model ({ov.get_version()})",
+                  "ir_weights": "fp16 (compress_to_fp16)" if job.precision == "fp16" else "fp32"}
+        for graph, (xml, _) in IR_FILES.items():
+            model, facts = _ir_model(ov, job, graph)
+            for key, value in facts.items():
+                record.setdefault(key, {})[graph] = value
+            ov.save_model(model, str(job.stage / xml), compress_to_fp16=job.precision == "fp16")
+        files = {g: {"openvino_xml": xml, "openvino_bin": bin_} for g, (xml, bin_) in IR_FILES.items()}
+        return Conversion(files, record, _runtime(ov, job.precision))
+
+    def backend_options(self) -> dict:
+        return {"device": self.device}
 
 
-def _files() -> dict[str, dict[str, str]]:
-    return {g: {"openvino_xml": xml, "openvino_bin": bin_} for g, (xml, bin_) in IR_FILES.items()}
+def _ir_model(ov, job: ConversionJob, graph: str):
+    """One graph as an OpenVINO model (quantized for int8), and the facts the manifest records."""
+    proto, isolated = isolate_einsum_operands(onnx.load(str(job.onnx_path(graph))))
+    model = _convert_proto(ov, proto, job.stage / f".{graph}.openvino-input.onnx")
+    facts = {"einsum_operands_isolated": isolated}
+    if job.precision == "int8":
+        model, facts["quantizer"] = _quantize(model, getattr(job.feeds, graph))
+    return model, facts
 
 
 def _runtime(ov, precision: str) -> dict:
@@ -125,27 +88,6 @@ def _runtime(ov, precision: str) -> dict:
         "inference_precision_hint": INFERENCE_PRECISION[precision],
         "performance_hint": "LATENCY",
     }
-
-
-def _convert(ov, stage: Path, precision: str, feeds: CalibrationFeeds | None, calib: CalibrationSet | None):
-    """Convert (and for int8 quantize) both graphs into IR files; the export and calibration
-    records for the manifest."""
-    record = {"converter": f"openvino.convert_model ({ov.get_version()})",
-              "ir_weights": "fp16 (compress_to_fp16)" if precision == "fp16" else "fp32"}
-    calibration = None
-    for graph, (xml, _) in IR_FILES.items():
-        proto, isolated = isolate_einsum_operands(onnx.load(str(stage / f"{graph}.onnx")))
-        record.setdefault("einsum_operands_isolated", {})[graph] = isolated
-        model = _convert_proto(ov, proto, stage / f".{graph}.openvino-input.onnx")
-        if precision == "int8":
-            model, quant = _quantize(model, getattr(feeds, graph))
-            record.setdefault("quantizer", {})[graph] = quant
-        ov.save_model(model, str(stage / xml), compress_to_fp16=precision == "fp16")
-    if precision == "int8":
-        calibration = {**calib.record, "pairs_used": feeds.pairs,
-                       "state": "each search crop is calibrated with the state of its own template crop "
-                                "(fp32 template graph in ONNX Runtime)"}
-    return record, calibration
 
 
 def _convert_proto(ov, proto: onnx.ModelProto, scratch: Path):
@@ -222,16 +164,3 @@ def _quantize(model, feeds: list[dict]):
         "seconds": round(time.perf_counter() - started, 2),
     }
     return quantized, record
-
-
-def run_parity(stage: Path, model, batch: int, pairs: int, tolerance: float, device: str) -> dict:
-    """The staged IR in the openvino backend against the PyTorch model."""
-    from ..runtimes.openvino_backend import OpenVinoBackend
-
-    crops = parity_crops(model.cfg, pairs=pairs)
-    with OpenVinoBackend(bundle=stage, device=device) as backend:
-        figures = measure_parity(backend, model, crops, batch, tolerance)
-        extra = backend.info.extra
-        precision = extra["inference_precision"]
-        figures["runtime"] = f"openvino {extra['openvino']} {extra['device']} (inference precision {precision})"
-    return figures

@@ -1,11 +1,11 @@
 """The ``tensorrt`` target: serialized TensorRT 10 engines built from the bundle's ONNX graphs.
 
-Steps, in a staging folder that becomes the bundle only if all pass: the fp32 ONNX graphs (the
-``onnx`` target, checked and parity-verified; kept so the engines can be rebuilt on another GPU
-or TensorRT version), for int8 a Q/DQ copy of them, the TensorRT support check of every graph
-handed to the builder (``tensorrt_problems``: runs without TensorRT), then one engine per graph
-with the TensorRT Python API (Builder, OnnxParser, BuilderConfig with a workspace limit and a
-timing cache persisted in the bundle), and the parity check in the ``tensorrt`` backend.
+The converter of the export pipeline (``pipeline``; the fp32 ONNX graphs stay in the bundle so
+the engines can be rebuilt on another GPU or TensorRT version): for int8 a Q/DQ copy of the
+graphs, the TensorRT support check of every graph handed to the builder (``tensorrt_problems``:
+runs without TensorRT), then one engine per graph with the TensorRT Python API (Builder,
+OnnxParser, BuilderConfig with a workspace limit and a timing cache persisted in the bundle).
+The pipeline's parity check runs the engines in the ``tensorrt`` backend.
 
 Precisions:
 
@@ -25,37 +25,22 @@ only there; the backend refuses anything else and says how to rebuild.
 from __future__ import annotations
 
 import copy
-import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
 
-from ..bundle import Bundle, load_bundle, write_manifest
 from ..runtimes.base import require
-from .calibration import DEFAULT_COUNT
 from .graph_checks import CONTROL_FLOW_OPS
-from .onnx_target import DEFAULT_OPSET
-from .parity import measure_parity, parity_crops
-from .quantize import (
-    BOX_TOLERANCES,
-    calibration_feeds,
-    calibration_for,
-    check_precision,
-    derived_manifest,
-    parity_pairs_for,
-    quantize_qdq,
-    source_bundle,
-)
-from .simplify import DEFAULT_SIMPLIFIER
-from .staging import staged_bundle
-from .weights import prepare_model
+from .pipeline import Conversion, ConversionJob, Converter
+from .qdq import quantize_qdq
 
 __all__ = [
-    "export_tensorrt",
+    "TensorRTConverter",
     "tensorrt_problems",
     "check_tensorrt_graph",
+    "cast_uint8_inputs_first",
     "TENSORRT_ONNX_OPS",
     "ENGINE_FILES",
     "TIMING_CACHE",
@@ -206,91 +191,64 @@ def _uint8_problems(model: onnx.ModelProto) -> list[str]:
     return problems
 
 
-# -- the export ----------------------------------------------------------------------------------
+# -- the conversion -------------------------------------------------------------------------------
+
+_CHECKS_RECORD = ["TensorRT 10 ONNX parser operator list", "constant axes, weights and scales",
+                  "zero points int8 0", "static shapes", "uint8 only as a network input, cast at once"]
 
 
-def export_tensorrt(
-    checkpoint: str | os.PathLike | None,
-    variant: str,
-    out_dir: str | os.PathLike,
-    batch: int = 1,
-    force: bool = False,
-    *,
-    precision: str = "fp32",
-    calib: str | os.PathLike | None = None,
-    calib_count: int = DEFAULT_COUNT,
-    calib_seed: int = 0,
-    calib_box=None,
-    opset: int = DEFAULT_OPSET,
-    simplifier: str = DEFAULT_SIMPLIFIER,
-    random_weights: bool = False,
-    seed: int = 0,
-    parity_pairs: int | None = None,
-    box_tolerance: float | None = None,
-    workspace: int = DEFAULT_WORKSPACE,
-    cuda_graph: bool = True,
-) -> Bundle:
-    """Export ``checkpoint`` as TensorRT engines in ``out_dir`` (built on this machine's GPU)
-    and return the bundle, loaded.
+class TensorRTConverter(Converter):
+    """Engines built on this machine's GPU. ``workspace``: the builder's memory limit (bytes);
+    ``cuda_graph``: whether the backend replays the search step as a CUDA graph (recorded)."""
 
-    Raises BackendUnavailable (an ImportError naming the pip extra) without tensorrt or
-    cuda-python, before anything is written; otherwise as ``export_openvino``.
-    """
-    check_precision(precision, "tensorrt")
-    trt = require("tensorrt", "tensorrt")
-    from ..runtimes.tensorrt_backend import cuda_runtime, gpu_facts
+    target = "tensorrt"
 
-    cuda_runtime()
-    pairs = parity_pairs_for(batch, parity_pairs)
-    tolerance = BOX_TOLERANCES[precision] if box_tolerance is None else box_tolerance
-    calib_set = calibration_for(variant, precision, calib, calib_count, calib_seed, calib_box)
-    weights = {"checkpoint": checkpoint, "random_weights": random_weights, "seed": seed}
-    with staged_bundle(out_dir, force) as stage:
-        started = time.perf_counter()
-        onnx_manifest = source_bundle(stage, variant=variant, batch=batch, opset=opset, simplifier=simplifier,
-                                      **weights)
-        export, calibration, inputs = _builder_inputs(stage, onnx_manifest, precision, calib_set)
-        export["engines"] = {g: build_engine(trt, stage / src, stage / ENGINE_FILES[g], precision, workspace,
-                                             stage / TIMING_CACHE) for g, src in inputs.items()}
+    def __init__(self, workspace: int = DEFAULT_WORKSPACE, cuda_graph: bool = True):
+        self.workspace = workspace
+        self.cuda_graph = cuda_graph
+
+    def prepare(self, precision: str) -> None:
+        require("tensorrt", "tensorrt")
+        from ..runtimes.tensorrt_backend import cuda_runtime
+
+        cuda_runtime()
+
+    def convert(self, job: ConversionJob) -> Conversion:
+        import tensorrt as trt
+
+        from ..runtimes.tensorrt_backend import gpu_facts
+
+        export, inputs = _builder_inputs(job)
+        cache = job.stage / TIMING_CACHE
+        export["engines"] = {g: build_engine(trt, job.stage / src, job.stage / ENGINE_FILES[g], job.precision,
+                                             self.workspace, cache) for g, src in inputs.items()}
         files = {g: {"tensorrt_engine": ENGINE_FILES[g], "builder_onnx": inputs[g]} for g in ENGINE_FILES}
-        runtime = {"tensorrt": trt.__version__, **gpu_facts(), "workspace_bytes": workspace,
-                   "timing_cache": TIMING_CACHE, "cuda_graph": cuda_graph}
-        manifest = derived_manifest(onnx_manifest, "tensorrt", precision, files, export, runtime, calibration)
-        manifest = write_manifest(stage, manifest, extra_files=(TIMING_CACHE,))
-        model, _ = prepare_model(variant, checkpoint, random_weights, seed)
-        parity = run_parity(stage, model, batch, pairs, tolerance)
-        export = {**manifest.export, "seconds": round(time.perf_counter() - started, 2)}
-        write_manifest(stage, replace(manifest, parity=parity, export=export), extra_files=(TIMING_CACHE,))
-    return load_bundle(out_dir)
+        runtime = {"tensorrt": trt.__version__, **gpu_facts(), "workspace_bytes": self.workspace,
+                   "timing_cache": TIMING_CACHE, "cuda_graph": self.cuda_graph}
+        return Conversion(files, export, runtime, extra_files=(TIMING_CACHE,))
 
 
-def _builder_inputs(stage: Path, manifest, precision: str, calib):
+def _builder_inputs(job: ConversionJob) -> tuple[dict, dict[str, str]]:
     """Write the ONNX file each engine is built from (``{graph}.tensorrt.onnx``: the source
     graph with its uint8 inputs cast first; for int8 its Q/DQ copy ``{graph}.qdq.onnx``) and
-    check it for TensorRT; the export and calibration records and graph -> file name."""
-    export, calibration = {"uint8_casts_moved_first": {}}, None
-    inputs = {}
+    check it for TensorRT; the export record and graph -> file name."""
+    export, inputs = {"uint8_casts_moved_first": {}}, {}
     for g in ENGINE_FILES:
-        proto, moved = cast_uint8_inputs_first(onnx.load(str(stage / f"{g}.onnx")))
+        proto, moved = cast_uint8_inputs_first(onnx.load(str(job.onnx_path(g))))
         export["uint8_casts_moved_first"][g] = moved
         inputs[g] = BUILDER_FILES[g]
-        onnx.save_model(proto, str(stage / inputs[g]))
-    if precision == "int8":
-        feeds = calibration_feeds(stage, manifest, calib)
+        onnx.save_model(proto, str(job.stage / inputs[g]))
+    if job.precision == "int8":
         export["quantizer"] = {}
         for g in ENGINE_FILES:
-            source, target = stage / inputs[g], stage / QDQ_FILES[g]
-            export["quantizer"][g] = quantize_qdq(source, target, getattr(feeds, g), for_tensorrt=True)
-            (stage / inputs[g]).unlink()
+            source, target = job.stage / inputs[g], job.stage / QDQ_FILES[g]
+            export["quantizer"][g] = quantize_qdq(source, target, getattr(job.feeds, g), for_tensorrt=True)
+            source.unlink()
             inputs[g] = QDQ_FILES[g]
-        calibration = {**calib.record, "pairs_used": feeds.pairs,
-                       "state": "each search crop is calibrated with the state of its own template crop "
-                                "(fp32 template graph in ONNX Runtime)"}
     for g, name in inputs.items():
-        check_tensorrt_graph(onnx.load(str(stage / name)), f"{g} ({name})")
-    export["tensorrt_checks"] = ["TensorRT 10 ONNX parser operator list", "constant axes, weights and scales",
-                                 "zero points int8 0", "static shapes", "uint8 only as a network input, cast at once"]
-    return export, calibration, inputs
+        check_tensorrt_graph(onnx.load(str(job.stage / name)), f"{g} ({name})")
+    export["tensorrt_checks"] = _CHECKS_RECORD
+    return export, inputs
 
 
 def cast_uint8_inputs_first(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
@@ -352,15 +310,3 @@ def _precision_flags(trt, config, precision: str) -> list[str]:
         config.set_flag(trt.BuilderFlag.FP16)
         return ["FP16"]
     return ["STRONGLY_TYPED network (explicit Q/DQ)"]
-
-
-def run_parity(stage: Path, model, batch: int, pairs: int, tolerance: float) -> dict:
-    """The staged engines in the tensorrt backend against the PyTorch model."""
-    from ..runtimes.tensorrt_backend import TensorRTBackend
-
-    crops = parity_crops(model.cfg, pairs=pairs)
-    with TensorRTBackend(bundle=stage) as backend:
-        figures = measure_parity(backend, model, crops, batch, tolerance)
-        extra = backend.info.extra
-        figures["runtime"] = f"tensorrt {extra['tensorrt']} on {extra['gpu']}"
-    return figures

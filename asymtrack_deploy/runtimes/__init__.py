@@ -1,14 +1,14 @@
 """Runtime backends behind one numpy interface, loaded by name.
 
-The registry maps a backend name to the module and class that implement it; the module is
-imported only when that backend is asked for, so ``import asymtrack_deploy.runtimes`` pulls in
-neither torch nor any runtime library. Adding a backend touches ``_REGISTRY`` only.
+Which class implements a backend, the library it needs and the pip extra that installs it are
+entries of ``catalogue.BACKENDS``; a backend's module is imported only when that backend is asked
+for, so ``import asymtrack_deploy.runtimes`` pulls in neither torch nor any runtime library.
 """
 from __future__ import annotations
 
-import importlib
 import importlib.util
 
+from .. import catalogue
 from .base import Backend, BackendInfo, BackendUnavailable, require
 
 __all__ = [
@@ -16,46 +16,32 @@ __all__ = [
     "BackendInfo",
     "BackendUnavailable",
     "available_backends",
+    "backend_names",
     "load_backend",
     "load_bundle_backend",
     "require",
 ]
 
-# name -> (module, class, the library it needs, the pip extra that installs it)
-_REGISTRY: dict[str, tuple[str, str, str, str]] = {
-    "torch": ("asymtrack_deploy.runtimes.torch_backend", "TorchBackend", "torch", "torch"),
-    "onnxruntime": ("asymtrack_deploy.runtimes.onnxruntime_backend", "OnnxRuntimeBackend", "onnxruntime", "onnxruntime"),
-    "openvino": ("asymtrack_deploy.runtimes.openvino_backend", "OpenVinoBackend", "openvino", "openvino"),
-    "tensorrt": ("asymtrack_deploy.runtimes.tensorrt_backend", "TensorRTBackend", "tensorrt", "tensorrt"),
-}
-
 
 def backend_names() -> list[str]:
-    return list(_REGISTRY)
+    return catalogue.backend_names()
 
 
 def available_backends() -> list[str]:
     """Backends whose runtime library is installed here (checked without importing it)."""
-    return [name for name, (_, _, lib, _) in _REGISTRY.items() if importlib.util.find_spec(lib) is not None]
+    return [e.name for e in catalogue.BACKENDS.values() if importlib.util.find_spec(e.library) is not None]
 
 
 def load_backend(name: str, **options) -> Backend:
     """``load_backend("torch", variant="tiny", checkpoint=PATH, device="cpu")`` or
     ``load_backend("onnxruntime", bundle=DIR)``; options go to the backend's constructor."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown backend {name!r}: expected one of {', '.join(_REGISTRY)}")
-    module_name, class_name, lib, extra = _REGISTRY[name]
-    if importlib.util.find_spec(lib) is None:
+    entry = catalogue.backend_entry(name)
+    if importlib.util.find_spec(entry.library) is None:
         raise BackendUnavailable(
-            f"backend {name!r} needs {lib}, which is not installed. "
-            f"Install it with: pip install 'asymtrack-deploy[{extra}]'"
+            f"backend {name!r} needs {entry.library}, which is not installed. "
+            f"Install it with: pip install 'asymtrack-deploy[{entry.extra}]'"
         )
-    module = importlib.import_module(module_name)
-    return getattr(module, class_name)(**options)
-
-
-# bundle target (manifest) -> the backend that runs it by default
-_TARGET_BACKEND = {"onnx": "onnxruntime", "onnxruntime": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt"}
+    return catalogue.load_object(entry.cls)(**options)
 
 
 def load_bundle_backend(bundle, backend: str | None = None, **options) -> Backend:
@@ -63,7 +49,6 @@ def load_bundle_backend(bundle, backend: str | None = None, **options) -> Backen
     from ..bundle import load_bundle
 
     target = load_bundle(bundle, verify=False).target
-    name = backend or _TARGET_BACKEND.get(target)
-    if name is None:
+    if backend is None and target not in catalogue.TARGETS:
         raise ValueError(f"{bundle}: no backend runs target {target!r}")
-    return load_backend(name, bundle=bundle, **options)
+    return load_backend(backend or catalogue.TARGETS[target].backend, bundle=bundle, **options)

@@ -95,6 +95,10 @@ class Backend(ABC):
     def close(self) -> None:
         """Release device memory and sessions; the backend is unusable afterwards."""
 
+    def describe(self) -> str:
+        """One line naming the runtime, its version and where it runs (for parity records)."""
+        return self.name
+
     def __enter__(self) -> "Backend":
         return self
 

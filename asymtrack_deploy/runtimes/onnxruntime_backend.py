@@ -164,6 +164,9 @@ class OnnxRuntimeBackend(Backend):
             })
 
     # -- the two branches --------------------------------------------------------------------
+    def describe(self) -> str:
+        return f"onnxruntime {self.ort_version} {', '.join(map(_name, self.providers))}"
+
     def _template_impl(self, crops: np.ndarray) -> OrtTemplateState:
         ort = _ort()
         session = self._live(self._template_session)

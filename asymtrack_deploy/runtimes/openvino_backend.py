@@ -170,6 +170,10 @@ class OpenVinoBackend(Backend):
             })
 
     # -- the two branches --------------------------------------------------------------------
+    def describe(self) -> str:
+        extra = self.info.extra
+        return f"openvino {extra['openvino']} {extra['device']} (inference precision {extra['inference_precision']})"
+
     def _template_impl(self, crops: np.ndarray) -> OpenVinoTemplateState:
         ov = _ov()
         request = self._live(self._template_request)

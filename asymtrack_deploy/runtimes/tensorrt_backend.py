@@ -233,6 +233,9 @@ class TensorRTBackend(Backend):
         _call(self._cudart.cudaStreamSynchronize(self._stream))
 
     # -- the two branches --------------------------------------------------------------------
+    def describe(self) -> str:
+        return f"tensorrt {self.info.extra['tensorrt']} on {self.info.extra['gpu']}"
+
     def _template_impl(self, crops: np.ndarray) -> TensorRTTemplateState:
         self._check_open()
         m = self.bundle.manifest

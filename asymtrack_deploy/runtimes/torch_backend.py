@@ -88,6 +88,9 @@ class TorchBackend(Backend):
         return model if checkpoint is None else load_checkpoint(model, checkpoint)
 
     # -- branches ----------------------------------------------------------------------------
+    def describe(self) -> str:
+        return f"PyTorch {self.torch.__version__} {self.info.precision} {self.device.type.upper()}"
+
     def _to_input(self, crops: np.ndarray):
         tensor = self.torch.from_numpy(crops).to(self.device, non_blocking=True)
         return self.model.normalize(tensor)

@@ -79,7 +79,7 @@ def test_json_prints_the_manifest(tiny_bundle, tmp_path, monkeypatch):
 
 def test_failed_parity_is_exit_1(tmp_path, monkeypatch):
     import asymtrack_deploy.export as export
-    from asymtrack_deploy.export.parity import ParityError
+    from asymtrack_deploy.parity import ParityError
 
     def fail(target, **options):
         raise ParityError("max box difference 0.5 > tolerance 0.0001")

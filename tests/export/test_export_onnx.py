@@ -9,11 +9,12 @@ import pytest
 
 import asymtrack_deploy
 from asymtrack_deploy.bundle import MANIFEST_NAME, file_sha256, load_bundle
-from asymtrack_deploy.export import ParityError, export_bundle, export_onnx, onnx_target
-from asymtrack_deploy.export.parity import measure_parity, parity_crops
+from asymtrack_deploy.export import ParityError, export_bundle, export_onnx, onnx_graphs
+from asymtrack_deploy.parity import compare_on_crops, parity_crops
 from asymtrack_deploy.export.weights import prepare_model
 from asymtrack_deploy.export.wrappers import SearchGraph, TemplateGraph
 from asymtrack_deploy.models import CheckpointError, build_model
+from asymtrack_deploy.runtimes import load_backend
 from asymtrack_deploy.runtimes.onnxruntime_backend import OnnxRuntimeBackend
 from tests.conftest import reference_checkpoint
 
@@ -106,7 +107,7 @@ def test_failure_midway_leaves_no_bundle(tmp_path, monkeypatch):
         saved.append(path)
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(onnx_target, "save_graph", save_then_fail)
+    monkeypatch.setattr(onnx_graphs, "save_graph", save_then_fail)
     out = tmp_path / "bundle"
     with pytest.raises(OSError, match="simulated"):
         export_onnx(reference_checkpoint("tiny"), "tiny", out)
@@ -121,7 +122,7 @@ def test_failure_midway_keeps_the_existing_bundle(bundle_copy, monkeypatch):
         onnx.save_model(proto, str(path))
         raise ParityError("simulated failure after the template graph was written")
 
-    monkeypatch.setattr(onnx_target, "save_graph", save_then_fail)
+    monkeypatch.setattr(onnx_graphs, "save_graph", save_then_fail)
     with pytest.raises(ParityError, match="simulated"):
         export_onnx(None, "tiny", bundle_copy, force=True, random_weights=True, seed=1)
     assert {p.name: p.read_bytes() for p in bundle_copy.iterdir()} == before
@@ -133,8 +134,9 @@ def test_parity_check_catches_graphs_that_differ(tiny_bundle):
     """The real check, fed a PyTorch model with other weights than the exported graphs."""
     other, _ = prepare_model("tiny", random_weights=True, seed=5)
     crops = parity_crops(other.cfg, pairs=1)
+    reference = load_backend("torch", model=other)
     with OnnxRuntimeBackend(tiny_bundle) as backend, pytest.raises(ParityError, match="max box difference"):
-        measure_parity(backend, other, crops, batch=1)
+        compare_on_crops(reference, backend, crops)
 
 
 def test_parity_crops_are_real_rgb_crops():
@@ -184,7 +186,7 @@ def test_tracing_leaves_the_model_in_eval_mode():
     """The exporter restores the wrapper's train/eval mode recursively; a train-mode wrapper
     once left the model in train mode, so BatchNorm used batch statistics afterwards."""
     model = build_model("tiny")
-    onnx_target.trace(TemplateGraph(model), batch=1, opset=17)
+    onnx_graphs.trace(TemplateGraph(model), batch=1, opset=17)
     assert not any(m.training for m in model.modules())
     assert not SearchGraph(model).training
 

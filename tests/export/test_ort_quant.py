@@ -12,7 +12,9 @@ import pytest
 from asymtrack_deploy.bundle import load_bundle
 from asymtrack_deploy.export.calibration import CalibrationWarning, calibration_set
 from asymtrack_deploy.export.onnxruntime_target import OPTIMIZATION_LEVEL
-from asymtrack_deploy.export.quantize import BOX_TOLERANCES, calibration_feeds, parity_pairs_for
+from asymtrack_deploy.export.calibration_feeds import calibration_feeds
+from asymtrack_deploy.export.pipeline import parity_pairs
+from asymtrack_deploy.parity import TOLERANCES
 from asymtrack_deploy.models import VARIANTS
 from asymtrack_deploy.runtimes import load_bundle_backend
 from asymtrack_deploy.runtimes.onnxruntime_backend import OnnxRuntimeBackend
@@ -59,7 +61,7 @@ def test_int8_bundle_layout_and_manifest(int8):
     quant = m.export["quantizer"]["search"]
     assert quant["format"] == "QDQ" and quant["activations"].startswith("uint8") and "per channel" in quant["weights"]
     assert (m.calibration["count"], m.calibration["pairs_used"]) == (TEST_CALIB_COUNT, TEST_CALIB_COUNT)
-    assert m.parity["passed"] and m.parity["box_tolerance"] == BOX_TOLERANCES["int8"] == 0.1
+    assert m.parity["passed"] and m.parity["box_tolerance"] == TOLERANCES["int8"].box == 0.1
 
 
 def test_int8_graph_runs_int8_kernels_and_keeps_its_io(int8):
@@ -71,7 +73,7 @@ def test_int8_graph_runs_int8_kernels_and_keeps_its_io(int8):
 
 
 def test_int8_tracks_the_official_boxes_within_its_tolerance(int8, pairs):
-    assert _worst_box_error(int8, pairs) < BOX_TOLERANCES["int8"]
+    assert _worst_box_error(int8, pairs) < TOLERANCES["int8"].box
 
 
 def test_fp16_bundle_has_fp16_weights_and_fp32_io(fp16, pairs):
@@ -113,6 +115,6 @@ def test_calibration_feeds_pair_each_search_crop_with_its_own_state(tmp_path_fac
 
 
 def test_parity_pairs():
-    assert parity_pairs_for(1, None) == 8 and parity_pairs_for(3, None) == 9 and parity_pairs_for(2, 4) == 4
+    assert parity_pairs(1, None) == 8 and parity_pairs(3, None) == 9 and parity_pairs(2, 4) == 4
     with pytest.raises(ValueError, match="multiple of batch"):
-        parity_pairs_for(2, 3)
+        parity_pairs(2, 3)

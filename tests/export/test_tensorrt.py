@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from asymtrack_deploy.bundle import load_bundle
 from asymtrack_deploy.cli.main import app
 from asymtrack_deploy.export.calibration import CalibrationWarning, calibration_set
-from asymtrack_deploy.export.quantize import calibration_feeds, quantize_qdq
+from asymtrack_deploy.export.calibration_feeds import calibration_feeds
+from asymtrack_deploy.export.qdq import quantize_qdq
 from asymtrack_deploy.export.tensorrt_target import TENSORRT_ONNX_OPS, cast_uint8_inputs_first, tensorrt_problems
 from asymtrack_deploy.models import VARIANTS
 from tests.conftest import reference_checkpoint, reference_file

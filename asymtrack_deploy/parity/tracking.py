@@ -7,8 +7,9 @@ Two comparisons over the same frames, both reported:
 * free-running: each tracker follows its own output; small errors may compound, and the report
   says for how many frames the two tracks stay together.
 
-The pass/fail rule is on the teacher-forced IoU of every frame, with a default per precision;
-fp16 and int8 candidates are always compared with the fp32 reference, never with each other.
+The pass/fail rule is on the teacher-forced IoU of every frame, with a default per precision
+(``parity.tolerances``); fp16 and int8 candidates are always compared with the fp32 reference,
+never with each other.
 """
 from __future__ import annotations
 
@@ -17,40 +18,25 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .runtimes.base import Backend
-from .tracker import Tracker
+from ..boxes import box_iou
+from ..runtimes.base import Backend
+from ..tracker import Tracker
+from .tolerances import tolerance_for
 
-__all__ = ["ParityThresholds", "ParityReport", "DEFAULT_MIN_IOU", "run_parity", "box_iou"]
+__all__ = ["ParityThresholds", "ParityReport", "run_parity", "box_iou"]
 
-# Teacher-forced IoU that every frame must reach, per candidate precision. fp32: the graphs do
-# the same arithmetic in another order (1e-5-level box error, far above 0.999 IoU). fp16 keeps
-# ~3 significant digits through ~40 layers: a few tenths of a pixel on a 256 crop, IoU ~0.99.
-# int8 quantisation moves corners by up to a heatmap cell or so on hard frames: 0.90 still means
-# the same target, tightly boxed.
-DEFAULT_MIN_IOU = {"fp32": 0.999, "fp16": 0.98, "int8": 0.90}
 # Free-running tracks "part" when their IoU drops below this.
 PART_IOU = 0.5
-
-
-def box_iou(a, b) -> float:
-    """IoU of two (x, y, w, h) boxes (continuous coordinates)."""
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    union = aw * ah + bw * bh - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 @dataclass
 class ParityThresholds:
     precision: str = "fp32"
-    min_iou: float | None = None  # None: DEFAULT_MIN_IOU[precision]
+    min_iou: float | None = None  # None: the precision's tolerance (parity.tolerances)
 
     @property
     def effective_min_iou(self) -> float:
-        return self.min_iou if self.min_iou is not None else DEFAULT_MIN_IOU.get(self.precision, DEFAULT_MIN_IOU["fp32"])
+        return self.min_iou if self.min_iou is not None else tolerance_for(self.precision).min_iou
 
 
 @dataclass

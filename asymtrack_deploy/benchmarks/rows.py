@@ -40,28 +40,23 @@ def _frames(frames_dir: str) -> list[np.ndarray]:
 
 
 def _start(tracker, frames, init_box) -> None:
-    boxes = init_box if getattr(tracker, "size", 1) == 1 else [init_box] * tracker.size
-    tracker.init(frames[0], boxes)
+    tracker.init(frames[0], [init_box] * tracker.size)
 
 
 def _restart(tracker, init_box) -> None:
-    if getattr(tracker, "size", 1) == 1:
-        tracker.state = init_box
-    else:
-        tracker.states = [tuple(init_box)] * tracker.size
+    tracker.states = [tuple(init_box)] * tracker.size
 
 
 def _trajectory_crops(tracker, frames, init_box, count):
     """Search crops along the tracker's own track (cycling the sequence), batch-shaped."""
-    from ..crop import crop_square, to_rgb
+    from ..crop import crop_rgb
 
     info = tracker.backend.info
     crops = []
     _start(tracker, frames, init_box)
     for i in range(count):
         frame = frames[1 + i % (len(frames) - 1)]
-        states = tracker.states if info.batch > 1 else [tracker.state]
-        crops.append(np.stack([to_rgb(crop_square(frame, s, info.search_factor, info.search_size)[0], "bgr") for s in states]))
+        crops.append(np.stack([crop_rgb(frame, s, info.search_factor, info.search_size)[0] for s in tracker.states]))
         tracker.update(frame)
     return crops
 
@@ -91,12 +86,12 @@ def _gpu_peak_mb() -> float | None:
 def measure_row(spec: RowSpec, frames_dir: str, init_box, count: int, warmup: int) -> dict:
     """Measure one row (runs inside the worker process)."""
     from ..runtimes import load_backend
-    from ..tracker import BatchTracker, Tracker
+    from ..tracker import BatchTracker
 
     frames = _frames(frames_dir)
     backend = load_backend(spec.backend, **spec.options)
     info = backend.info
-    tracker = Tracker(backend) if info.batch == 1 else BatchTracker(backend)
+    tracker = BatchTracker(backend)
     crops = _trajectory_crops(tracker, frames, init_box, min(count, 4 * len(frames)))
     template_crop = _template_crop(frames[0], init_box, info)
     state = backend.template(template_crop)
@@ -133,10 +128,10 @@ def bundle_facts(folder: str) -> dict:
 
 
 def _template_crop(frame, box, info):
-    from ..crop import crop_square, to_rgb
+    from ..crop import crop_rgb
 
-    crop, _ = crop_square(frame, box, info.template_factor, info.template_size)
-    return np.repeat(to_rgb(crop, "bgr")[None], info.batch, axis=0)
+    crop, _ = crop_rgb(frame, box, info.template_factor, info.template_size)
+    return np.repeat(crop[None], info.batch, axis=0)
 
 
 def _time_tracker(tracker, frames, init_box, count, warmup) -> list[int]:

@@ -1,0 +1,119 @@
+"""The one table of export targets and runtime backends.
+
+Everything that differs per target or backend and is not code lives here: which backend runs a
+target's bundles, which precisions a target offers (and which of them ``bench`` measures through
+it), the file roles its graphs have in the manifest, the pip extra that installs what it needs,
+and where its converter or backend class lives. The runtime registry, the export pipeline, the
+bench plan and the command line all read this table, so adding a target is one entry here plus
+one converter module (docs/design.md, "Adding a target").
+
+Standard library only: the runtime side reads it without torch or any runtime library.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+__all__ = [
+    "PRECISIONS",
+    "BACKENDS",
+    "TARGETS",
+    "BackendEntry",
+    "TargetEntry",
+    "backend_entry",
+    "target_entry",
+    "backend_names",
+    "target_names",
+    "bench_target",
+    "load_object",
+]
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """A runtime backend: its class ("module:Class"), the library it needs, the pip extra."""
+
+    name: str
+    cls: str
+    library: str
+    extra: str
+
+
+@dataclass(frozen=True)
+class TargetEntry:
+    """An export target.
+
+    ``converter``: "module:Class" turning the staged fp32 ONNX graphs into the target's files
+    (None: the ONNX graphs are the bundle). ``roles``: the manifest file roles of each graph.
+    ``bench_precisions``: the precisions ``bench`` measures through this target (the ``onnx``
+    target covers ONNX Runtime fp32, the ``onnxruntime`` target its fp16 and int8).
+    """
+
+    name: str
+    backend: str
+    precisions: tuple[str, ...]
+    roles: tuple[str, ...]
+    extra: str
+    converter: str | None = None
+    bench_precisions: tuple[str, ...] = PRECISIONS
+
+
+BACKENDS: dict[str, BackendEntry] = {
+    entry.name: entry
+    for entry in (
+        BackendEntry("torch", "asymtrack_deploy.runtimes.torch_backend:TorchBackend", "torch", "torch"),
+        BackendEntry("onnxruntime", "asymtrack_deploy.runtimes.onnxruntime_backend:OnnxRuntimeBackend",
+                     "onnxruntime", "onnxruntime"),
+        BackendEntry("openvino", "asymtrack_deploy.runtimes.openvino_backend:OpenVinoBackend", "openvino", "openvino"),
+        BackendEntry("tensorrt", "asymtrack_deploy.runtimes.tensorrt_backend:TensorRTBackend", "tensorrt", "tensorrt"),
+    )
+}
+
+TARGETS: dict[str, TargetEntry] = {
+    entry.name: entry
+    for entry in (
+        TargetEntry("onnx", "onnxruntime", ("fp32",), ("onnx",), "export", bench_precisions=("fp32",)),
+        TargetEntry("onnxruntime", "onnxruntime", PRECISIONS, ("source_onnx", "onnx"), "export",
+                    "asymtrack_deploy.export.onnxruntime_target:OnnxRuntimeConverter", ("fp16", "int8")),
+        TargetEntry("openvino", "openvino", PRECISIONS, ("source_onnx", "openvino_xml", "openvino_bin"), "openvino",
+                    "asymtrack_deploy.export.openvino_target:OpenVinoConverter"),
+        TargetEntry("tensorrt", "tensorrt", PRECISIONS, ("source_onnx", "tensorrt_engine", "builder_onnx"), "tensorrt",
+                    "asymtrack_deploy.export.tensorrt_target:TensorRTConverter"),
+    )
+}
+
+
+def backend_names() -> list[str]:
+    return list(BACKENDS)
+
+
+def target_names() -> list[str]:
+    return list(TARGETS)
+
+
+def backend_entry(name: str) -> BackendEntry:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: expected one of {', '.join(BACKENDS)}")
+    return BACKENDS[name]
+
+
+def target_entry(name: str) -> TargetEntry:
+    if name not in TARGETS:
+        raise ValueError(f"unknown export target {name!r}: expected one of {', '.join(TARGETS)}")
+    return TARGETS[name]
+
+
+def bench_target(backend: str, precision: str) -> str | None:
+    """The target whose bundles ``bench`` runs for ``backend`` at ``precision`` (None: none)."""
+    for entry in TARGETS.values():
+        if entry.backend == backend and precision in entry.bench_precisions:
+            return entry.name
+    return None
+
+
+def load_object(path: str):
+    """Import ``"package.module:Name"`` and return ``Name`` (the module loads only now)."""
+    module_name, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)

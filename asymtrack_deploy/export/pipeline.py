@@ -1,0 +1,297 @@
+"""One export pipeline for every target; each target is a small converter.
+
+``export_bundle(target, ...)`` does, for any target, in a staging folder that becomes the
+bundle only if every step passes (``staging``):
+
+1. check the options against the target's catalogue entry, make the int8 calibration crops
+   (a bad source fails here, before anything is written) and let the converter check that its
+   libraries are installed;
+2. load the model once (``weights.prepare_model``);
+3. write the fp32 ONNX graphs and their manifest (``onnx_graphs``), and check them in ONNX
+   Runtime against the PyTorch model on real crops (``parity.crops``, fp32 tolerance);
+4. for a converting target: calibration feeds from the crops (int8), the converter's files, the
+   derived manifest (the fp32 ONNX graphs stay in the bundle as ``source_onnx``);
+5. the export-time parity of what the target's backend runs (loaded through the runtime
+   registry), recorded in the manifest with the time the export took.
+
+A converter (``Converter``) only turns the staged ONNX graphs into its files and says what the
+manifest records; adding a target is one converter module and one ``catalogue.TARGETS`` entry.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .. import catalogue
+from ..bundle import Bundle, GraphSpec, Manifest, SourceSpec, load_bundle, write_manifest
+from ..parity import ParityCrops, compare_on_crops, parity_crops, tolerance_for
+from ..runtimes import Backend, load_backend
+from .calibration import DEFAULT_COUNT, CalibrationSet, calibration_set
+from .calibration_feeds import CalibrationFeeds, calibration_feeds
+from .onnx_graphs import DEFAULT_OPSET, check_opset, onnx_manifest, write_graphs
+from .simplify import DEFAULT_SIMPLIFIER
+from .staging import staged_bundle
+from .weights import prepare_model
+
+__all__ = [
+    "SOURCE_ROLE",
+    "Conversion",
+    "ConversionJob",
+    "Converter",
+    "ExportOptions",
+    "export_bundle",
+    "export_onnx",
+    "parity_pairs",
+]
+
+SOURCE_ROLE = "source_onnx"  # the fp32 ONNX graphs a converted bundle was made from
+SOURCE_PARITY_PAIRS = 4  # the fp32 check of the ONNX graphs
+CONVERTED_PARITY_PAIRS = 8  # reduced precisions: errors vary per crop, so a few more pairs
+_CPU_ONNXRUNTIME = {"providers": ["CPUExecutionProvider"]}
+
+
+# -- what a converter sees and returns ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConversionJob:
+    """The staged fp32 ONNX graphs (``source``: their manifest) to convert at ``precision``;
+    ``feeds`` are the calibration inputs of an int8 export (None otherwise)."""
+
+    stage: Path
+    source: Manifest
+    precision: str
+    feeds: CalibrationFeeds | None = None
+
+    def onnx_path(self, graph: str) -> Path:
+        return self.stage / self.source.graph(graph).files["onnx"]
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A converter's result: graph -> role -> file name (written into the stage), and the
+    manifest's ``export`` and ``runtime`` records; ``extra_files`` are hashed too."""
+
+    files: dict[str, dict[str, str]]
+    export: dict
+    runtime: dict
+    extra_files: tuple[str, ...] = ()
+
+
+class Converter(ABC):
+    """One export target's conversion. Target-specific keyword options (``device``,
+    ``workspace``...) are the subclass's constructor arguments."""
+
+    target: str = ""
+
+    def prepare(self, precision: str) -> None:
+        """Check that the libraries this conversion needs are installed (before any work)."""
+
+    @abstractmethod
+    def convert(self, job: ConversionJob) -> Conversion: ...
+
+    def backend_options(self) -> dict:
+        """Options of the target's backend for the export-time parity check."""
+        return {}
+
+
+# -- options --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What every target takes. ``box_tolerance`` None: the precision's (``parity.tolerances``)."""
+
+    checkpoint: str | os.PathLike | None
+    variant: str
+    out_dir: str | os.PathLike
+    batch: int = 1
+    force: bool = False
+    precision: str = "fp32"
+    opset: int = DEFAULT_OPSET
+    simplifier: str = DEFAULT_SIMPLIFIER
+    random_weights: bool = False
+    seed: int = 0
+    parity_pairs: int | None = None
+    box_tolerance: float | None = None
+    calib: str | os.PathLike | None = None
+    calib_count: int = DEFAULT_COUNT
+    calib_seed: int = 0
+    calib_box: tuple | list | None = None
+
+    def check(self, entry: catalogue.TargetEntry) -> None:
+        """Usage errors, as ValueErrors that name the option and what it accepts."""
+        if not isinstance(self.batch, int) or isinstance(self.batch, bool) or self.batch < 1:
+            raise ValueError(f"batch must be a positive integer, got {self.batch!r}")
+        check_opset(self.opset)
+        if self.precision not in entry.precisions:
+            raise ValueError(_precision_message(entry, self.precision))
+        if self.precision != "int8" and (self.calib is not None or self.calib_box is not None):
+            raise ValueError(f"--calib is for int8 exports (--precision int8), not {self.precision}")
+        parity_pairs(self.batch, self.parity_pairs, SOURCE_PARITY_PAIRS)
+
+
+def _precision_message(entry: catalogue.TargetEntry, precision: str) -> str:
+    if precision not in catalogue.PRECISIONS:
+        return f"precision {precision!r} is not one of {', '.join(catalogue.PRECISIONS)} (target {entry.name})"
+    others = [t.name for t in catalogue.TARGETS.values() if precision in t.precisions]
+    return f"--target {entry.name} is {', '.join(entry.precisions)} only; for {precision} use --target {' or '.join(others)}"
+
+
+def parity_pairs(batch: int, pairs: int | None, minimum: int = CONVERTED_PARITY_PAIRS) -> int:
+    """The export-time parity pairs: ``pairs``, or at least ``minimum``, a multiple of ``batch``."""
+    if pairs is not None:
+        if pairs < batch or pairs % batch:
+            raise ValueError(f"parity_pairs must be a positive multiple of batch ({batch}), got {pairs}")
+        return pairs
+    return batch * math.ceil(minimum / batch)
+
+
+def _split_options(target: str, options: dict) -> tuple[ExportOptions, dict]:
+    names = {f.name for f in dataclasses.fields(ExportOptions)}
+    common = {k: v for k, v in options.items() if k in names}
+    missing = [k for k in ("checkpoint", "variant", "out_dir") if k not in common]
+    if missing:
+        raise ValueError(f"export_bundle({target!r}) needs {', '.join(missing)}")
+    return ExportOptions(**common), {k: v for k, v in options.items() if k not in names}
+
+
+def _converter(entry: catalogue.TargetEntry, options: dict) -> Converter | None:
+    if entry.converter is None:
+        if options:
+            raise ValueError(f"target {entry.name!r} takes no option {', '.join(sorted(options))}")
+        return None
+    try:
+        return catalogue.load_object(entry.converter)(**options)
+    except TypeError as exc:
+        raise ValueError(f"target {entry.name!r}: {exc}") from None
+
+
+def _calibration(opts: ExportOptions) -> CalibrationSet | None:
+    """The calibration crops of an int8 export, made before anything is written."""
+    if opts.precision != "int8":
+        return None
+    from ..models import VARIANTS
+
+    if opts.variant not in VARIANTS:
+        raise ValueError(f"unknown variant {opts.variant!r}: expected one of {', '.join(VARIANTS)}")
+    return calibration_set(VARIANTS[opts.variant], opts.calib, opts.calib_count, opts.calib_seed, opts.calib_box)
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """One export in progress: the staging folder, the model and the parity reference."""
+
+    stage: Path
+    opts: ExportOptions
+    model: object  # models.AsymTrack, fp32, eval mode
+    source: SourceSpec
+    reference: Backend  # the torch backend over ``model``
+    crops: ParityCrops
+    started: float
+    extra_files: tuple[str, ...] = ()
+
+    def parity(self, backend: str, options: dict, pairs: int, tolerance: float) -> dict:
+        crops = replace(self.crops, templates=self.crops.templates[:pairs], searches=self.crops.searches[:pairs])
+        with load_backend(backend, bundle=self.stage, **options) as candidate:
+            return compare_on_crops(self.reference, candidate, crops, tolerance)
+
+
+def export_bundle(target: str, **options) -> Bundle:
+    """``export_bundle("onnx", checkpoint=PATH, variant="tiny", out_dir=DIR, batch=1)``; the
+    common options are ``ExportOptions``' fields, the rest go to the target's converter.
+
+    Raises ValueError (CheckpointError included) for bad input, FileExistsError when ``out_dir``
+    exists without ``force``, ParityError when the exported graphs miss the PyTorch boxes by
+    more than the tolerance, BackendUnavailable (an ImportError naming the pip extra) for a
+    missing library. On any error no bundle is written and an existing one is kept.
+    """
+    entry = catalogue.target_entry(target)
+    opts, specific = _split_options(target, options)
+    converter = _converter(entry, specific)
+    opts.check(entry)
+    if converter is not None:
+        converter.prepare(opts.precision)
+    calib = _calibration(opts)
+    with staged_bundle(opts.out_dir, opts.force) as stage:
+        run = _start(stage, opts, converter)
+        manifest = _source_graphs(run, converter is None)
+        if converter is not None:
+            manifest = _convert(run, manifest, converter, entry, calib)
+        _finish(run, manifest)
+    return load_bundle(opts.out_dir)
+
+
+def export_onnx(checkpoint, variant: str, out_dir, batch: int = 1, force: bool = False, **options) -> Bundle:
+    """The ``onnx`` target: ``export_bundle("onnx", ...)`` with positional essentials."""
+    return export_bundle("onnx", checkpoint=checkpoint, variant=variant, out_dir=out_dir, batch=batch, force=force,
+                         **options)
+
+
+def _start(stage: Path, opts: ExportOptions, converter: Converter | None) -> _Run:
+    started = time.perf_counter()
+    model, source = prepare_model(opts.variant, opts.checkpoint, opts.random_weights, opts.seed)
+    minimum = SOURCE_PARITY_PAIRS if converter is None else CONVERTED_PARITY_PAIRS
+    pairs = max(parity_pairs(opts.batch, opts.parity_pairs, minimum), parity_pairs(opts.batch, None, SOURCE_PARITY_PAIRS))
+    reference = load_backend("torch", model=model, batch=opts.batch)
+    return _Run(stage, opts, model, source, reference, parity_crops(model.cfg, pairs=pairs), started)
+
+
+def _source_graphs(run: _Run, is_bundle: bool) -> Manifest:
+    """The fp32 ONNX graphs and manifest in the stage, checked in ONNX Runtime. When they are
+    the whole bundle (``is_bundle``), ``parity_pairs`` and ``box_tolerance`` apply to them."""
+    opts = run.opts
+    graphs = write_graphs(run.stage, run.model, opts.batch, opts.opset, opts.simplifier)
+    manifest = write_manifest(run.stage, onnx_manifest(run.model, graphs, opts.batch, opts.opset, run.source, opts.simplifier))
+    given = opts.parity_pairs if is_bundle else None
+    pairs = parity_pairs(opts.batch, given, SOURCE_PARITY_PAIRS)
+    tolerance = opts.box_tolerance if is_bundle and opts.box_tolerance is not None else tolerance_for("fp32").box
+    return replace(manifest, parity=run.parity("onnxruntime", _CPU_ONNXRUNTIME, pairs, tolerance))
+
+
+def _convert(run: _Run, source: Manifest, converter: Converter, entry, calib: CalibrationSet | None) -> Manifest:
+    """The target's files and the derived manifest, written into the stage, with its parity."""
+    opts = run.opts
+    feeds = calibration_feeds(run.stage, source, calib) if calib is not None else None
+    conversion = converter.convert(ConversionJob(run.stage, source, opts.precision, feeds))
+    manifest = derived_manifest(source, entry.name, opts.precision, conversion, feeds)
+    manifest = write_manifest(run.stage, manifest, extra_files=conversion.extra_files)
+    tolerance = tolerance_for(opts.precision).box if opts.box_tolerance is None else opts.box_tolerance
+    pairs = parity_pairs(opts.batch, opts.parity_pairs, CONVERTED_PARITY_PAIRS)
+    parity = run.parity(entry.backend, converter.backend_options(), pairs, tolerance)
+    run.extra_files = conversion.extra_files
+    return replace(manifest, parity=parity)
+
+
+def derived_manifest(source: Manifest, target: str, precision: str, conversion: Conversion,
+                     feeds: CalibrationFeeds | None) -> Manifest:
+    """The fp32 ONNX manifest turned into the target's: its files (the ONNX graphs kept as
+    ``source_onnx``), records, and the source graphs' parity kept in the export record."""
+    graphs = {
+        name: GraphSpec({SOURCE_ROLE: spec.files["onnx"], **conversion.files[name]}, spec.inputs, spec.outputs)
+        for name, spec in source.graphs.items()
+    }
+    source_export = {k: v for k, v in source.export.items() if k != "seconds"}
+    return replace(
+        source,
+        target=target,
+        precision=precision,
+        graphs=graphs,
+        export={**source_export, "source_onnx_parity": source.parity, **conversion.export},
+        parity={},
+        runtime=conversion.runtime,
+        calibration=feeds.record if feeds is not None else None,
+    )
+
+
+def _finish(run: _Run, manifest: Manifest) -> None:
+    export = {**manifest.export, "seconds": round(time.perf_counter() - run.started, 2)}
+    write_manifest(run.stage, replace(manifest, export=export), extra_files=run.extra_files)
