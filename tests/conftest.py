@@ -6,14 +6,22 @@ from pathlib import Path
 
 import pytest
 
-REFERENCE_DIR = Path(os.environ.get("ASYMTRACK_REFERENCE_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "reference")).resolve()
+# The official vectors: ASYMTRACK_REFERENCE_DIR, else the full set beside the repository (all three
+# variants, on the project's machines), else the compact tiny set that ships in tests/data.
+COMPACT_REFERENCE_DIR = Path(__file__).resolve().parent / "data" / "reference"
+_FULL_REFERENCE_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
+REFERENCE_DIR = Path(
+    os.environ.get("ASYMTRACK_REFERENCE_DIR")
+    or (_FULL_REFERENCE_DIR if _FULL_REFERENCE_DIR.is_dir() else COMPACT_REFERENCE_DIR)
+).resolve()
 VARIANTS = ("tiny", "small", "base")
 
 
 def reference_file(name: str) -> Path:
     path = REFERENCE_DIR / name
     if not path.exists():
-        pytest.skip(f"reference vector {name} not found in {REFERENCE_DIR} (set ASYMTRACK_REFERENCE_DIR)")
+        pytest.skip(f"reference vector {name} not found in {REFERENCE_DIR} (the compact set in tests/data has "
+                    "tiny only; set ASYMTRACK_REFERENCE_DIR to the full set for small and base)")
     return path
 
 
@@ -25,4 +33,8 @@ def reference_dir() -> Path:
 
 
 def reference_checkpoint(variant: str) -> Path:
-    return reference_file(f"asymtrack_{variant}_random_seed0.pth.tar")
+    """The random-weights checkpoint in the official format that the vectors were made with."""
+    found = sorted(REFERENCE_DIR.glob(f"asymtrack_{variant}_random_seed*.pth.tar"))
+    if not found:
+        return reference_file(f"asymtrack_{variant}_random_seed0.pth.tar")  # skips, saying where it looked
+    return found[0]

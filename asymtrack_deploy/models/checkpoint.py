@@ -158,15 +158,20 @@ def _check_keys(path, state_dict, model: AsymTrack) -> None:
 def load_checkpoint(model: AsymTrack, path: str | os.PathLike) -> AsymTrack:
     """Load an official (training-form) or deploy-form checkpoint into ``model``, strictly.
 
-    Floating tensors are converted to the model's dtype, so half-precision files load into an
-    fp32 model. Returns the model.
+    Floating tensors are converted to the model's dtype before anything else, so a
+    half-precision training-form file has its OPE branches fused in fp32 (fusing in fp16 and
+    converting afterwards costs 1.8e-4 in the boxes). Returns the model.
     """
-    state_dict = read_state_dict(path)
+    state_dict = _to_dtype(read_state_dict(path), next(model.parameters()).dtype)
     _check_variant(path, state_dict, model)
     state_dict = checkpoint_filter_fn(state_dict, model)
     _check_keys(path, state_dict, model)
     model.load_state_dict(state_dict, strict=True)
     return model
+
+
+def _to_dtype(state_dict: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
 
 
 def save_checkpoint(model: AsymTrack, path: str | os.PathLike, half: bool = False, **extra) -> Path:
