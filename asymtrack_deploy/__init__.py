@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Tracker": "asymtrack_deploy.tracker",
+    "BatchTracker": "asymtrack_deploy.tracker",
     "TrackResult": "asymtrack_deploy.tracker",
     "OpenCVTrackerAdapter": "asymtrack_deploy.tracker",
     "load_backend": "asymtrack_deploy.runtimes",

@@ -10,6 +10,7 @@ app = typer.Typer(
     name="asymtrack-deploy",
     help="AsymTrack from a PyTorch checkpoint to fast, verified inference.",
     no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -29,15 +30,42 @@ COMMANDS: dict[str, str] = {
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
     """AsymTrack from a PyTorch checkpoint to fast, verified inference."""
     if version:
         from .. import __version__
 
-        typer.echo(__version__)
+        typer.echo(f"asymtrack-deploy {__version__}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
         raise typer.Exit()
 
+
+def _plain_help() -> None:
+    """Help that reads well in a terminal and in a pipe: a flag takes no value, so typer's
+    ``<bool>`` after it (typer >= 0.20) is dropped; and with no terminal (CI logs, ``| less``)
+    the help is 120 columns wide instead of Rich's 80, which cut long option names."""
+    import shutil
+    import sys
+
+    from typer import core, rich_utils
+
+    original = core.TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) else original(self, ctx)
+
+    core.TyperOption.display_type_rich = display_type_rich
+    if rich_utils.MAX_WIDTH is None and not sys.stdout.isatty():
+        rich_utils.MAX_WIDTH = 120
+    elif rich_utils.MAX_WIDTH is None:
+        rich_utils.MAX_WIDTH = max(100, shutil.get_terminal_size().columns)
+
+
+_plain_help()
 
 for _name, _module in COMMANDS.items():
     _mod = importlib.import_module(f"asymtrack_deploy.cli.{_module}")
