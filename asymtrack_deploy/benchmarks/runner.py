@@ -53,7 +53,7 @@ def _restart(tracker, init_box) -> None:
 
 def _trajectory_crops(tracker, frames, init_box, count):
     """Search crops along the tracker's own track (cycling the sequence), batch-shaped."""
-    from ..crop import crop_square, to_rgb
+    from ..crop import crop_rgb
 
     info = tracker.backend.info
     crops = []
@@ -61,7 +61,7 @@ def _trajectory_crops(tracker, frames, init_box, count):
     for i in range(count):
         frame = frames[1 + i % (len(frames) - 1)]
         states = tracker.states if info.batch > 1 else [tracker.state]
-        crops.append(np.stack([to_rgb(crop_square(frame, s, info.search_factor, info.search_size)[0], "bgr") for s in states]))
+        crops.append(np.stack([crop_rgb(frame, s, info.search_factor, info.search_size, "bgr")[0] for s in states]))
         tracker.update(frame)
     return crops
 
@@ -133,10 +133,10 @@ def bundle_facts(folder: str) -> dict:
 
 
 def _template_crop(frame, box, info):
-    from ..crop import crop_square, to_rgb
+    from ..crop import crop_rgb
 
-    crop, _ = crop_square(frame, box, info.template_factor, info.template_size)
-    return np.repeat(to_rgb(crop, "bgr")[None], info.batch, axis=0)
+    crop, _ = crop_rgb(frame, box, info.template_factor, info.template_size, "bgr")
+    return np.repeat(crop[None], info.batch, axis=0)
 
 
 def _time_tracker(tracker, frames, init_box, count, warmup) -> list[int]:
