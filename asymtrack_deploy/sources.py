@@ -34,10 +34,6 @@ class FrameSource:
         return self._frames
 
 
-def _read_images(files: list[Path]) -> Iterator[np.ndarray]:
-    return (read_frame(path) for path in files)
-
-
 def _read_capture(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
     try:
         while True:
@@ -61,7 +57,7 @@ def open_source(source: str | Path, limit: int | None = None) -> FrameSource:
     if path.is_dir():
         files = image_files(path)
         files = files[:limit] if limit else files
-        return FrameSource(str(path), len(files), None, _read_images(files))
+        return FrameSource(str(path), len(files), None, (read_frame(f) for f in files))
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
     cap = cv2.VideoCapture(str(path))

@@ -34,7 +34,7 @@ def _numbers(path: Path, number: int, line: str) -> list[float]:
     try:
         return [float(v) for v in _SEPARATORS.split(line.strip()) if v]
     except ValueError:
-        raise DatasetError(path, f"not a list of numbers: {line.strip()!r}", number) from None
+        raise DatasetError(path, f"expected 4 numbers (x, y, w, h), got {line.strip()!r}", number) from None
 
 
 def read_boxes(path: str | Path, allow_nan: bool = False) -> np.ndarray:

@@ -26,7 +26,7 @@ def test_boxes_accept_commas_tabs_and_spaces(tmp_path):
     "text, message",
     [
         ("1,2,3,4\n1,2,3\n", r"gt\.txt:2: expected 4 numbers \(x, y, w, h\), got 3: '1,2,3'"),
-        ("1,2,3,4\n1,x,3,4\n", r"gt\.txt:2: not a list of numbers: '1,x,3,4'"),
+        ("1,2,3,4\n1,x,3,4\n", r"gt\.txt:2: expected 4 numbers \(x, y, w, h\), got '1,x,3,4'"),
         ("1,2,3,4\n\n1,2,3,4\n", r"gt\.txt:2: blank line inside the ground truth"),
         ("1,2,3,4\nnan,2,3,4\n", r"gt\.txt:2: NaN box \(this dataset annotates every frame\)"),
         ("\n\n", r"gt\.txt: empty ground-truth file"),

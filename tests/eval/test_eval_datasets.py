@@ -150,7 +150,7 @@ def test_text_in_groundtruth_names_file_and_line(tmp_path):
     got10k_tree(tmp_path, "val", count=1, frames=3)
     gt = next((tmp_path / "val").glob("*/groundtruth.txt"))
     gt.write_text("1,2,3,4\n1,2,x,4\n1,2,3,4\n")
-    with pytest.raises(DatasetError, match=r"groundtruth\.txt:2: not a list of numbers"):
+    with pytest.raises(DatasetError, match=r"groundtruth\.txt:2: expected 4 numbers \(x, y, w, h\), got '1,2,x,4'"):
         load_dataset("got10k-val", tmp_path)
 
 

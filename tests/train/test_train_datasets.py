@@ -80,7 +80,7 @@ def test_bad_groundtruth_line_is_named(tmp_path):
     _replace_line(root / "GOT-10k_Train_000001" / "groundtruth.txt", 3, "12.0,abc,4,5")
     with pytest.raises(DatasetError) as info:
         GOT10k(root)[0]
-    assert re.search(r"GOT-10k_Train_000001[/\\]groundtruth\.txt:3: not a list of numbers", str(info.value))
+    assert re.search(r"GOT-10k_Train_000001[/\\]groundtruth\.txt:3: expected 4 numbers", str(info.value))
     assert "12.0,abc,4,5" in str(info.value)
 
 
