@@ -1,15 +1,22 @@
-"""Boxes (x, y, w, h in pixels): validation, jitter and overlap, in numpy only."""
+"""Boxes (x, y, w, h in pixels): the one input check, the validity rule and the jitter laws.
+
+numpy only, so the tracker, export, evaluation and training all check and jitter boxes the
+same way.
+"""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-__all__ = ["check_box", "jitter_box", "box_iou"]
+__all__ = ["check_box", "valid_boxes", "jitter_box", "box_iou", "CENTER_JITTER", "SCALE_JITTER"]
+
+CENTER_JITTER = 3.5  # official DATA.SEARCH.CENTER_JITTER
+SCALE_JITTER = 0.5  # official DATA.SEARCH.SCALE_JITTER
 
 
 def check_box(box, what: str = "box") -> tuple[float, float, float, float]:
-    """Four finite numbers with w, h > 0, as floats; a ValueError saying what is wrong otherwise."""
+    """``box`` as four floats, or a ValueError that starts with ``what`` and says what is wrong."""
     try:
         values = tuple(float(v) for v in box)
     except (TypeError, ValueError):
@@ -23,24 +30,41 @@ def check_box(box, what: str = "box") -> tuple[float, float, float, float]:
     return values
 
 
-def jitter_box(box, rng: np.random.Generator, center: float, scale: float, law: str = "official") -> list[float]:
-    """A randomly moved and rescaled copy of ``box``.
+def valid_boxes(boxes) -> np.ndarray:
+    """Per row of an (N, 4) array: finite, with positive width and height (a frame a tracker
+    or a training pair can use)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
 
-    ``law="official"``: AsymTrack's training jitter (size times exp(N(0, scale)) per side, centre
-    moved uniformly within +-center/2 of the new box's sqrt(area)). ``law="uniform"``: a gentler
-    one for test crops (centre moved by up to +-center of each side, both sides times
-    exp(U(-scale, scale)))."""
+
+def jitter_box(
+    box, rng: np.random.Generator, center: float = CENTER_JITTER, scale: float = SCALE_JITTER, uniform: bool = False
+) -> np.ndarray:
+    """A box moved and resized at random, as (x, y, w, h) float64.
+
+    The default is the official training law (``DATA.SEARCH``): each side times
+    exp(N(0, scale)), then the centre moved uniformly within +-center/2 of the new box's
+    sqrt(area). Training pairs and int8 calibration crops use it.
+
+    ``uniform=True`` is the gentle law of the export-time parity crops: the centre moved
+    uniformly within +-center of the box's width and height, both sides times one factor
+    exp(U(-scale, scale)).
+    """
+    if uniform:
+        return _uniform_jitter(box, rng, center, scale)
     x, y, w, h = (float(v) for v in box)
-    if law == "official":
-        size = np.array([w, h]) * np.exp(rng.standard_normal(2) * scale)
-        offset = math.sqrt(size[0] * size[1]) * center * (rng.random(2) - 0.5)
-    elif law == "uniform":
-        offset = rng.uniform(-center, center, 2) * (w, h)
-        size = np.array([w, h]) * float(np.exp(rng.uniform(-scale, scale)))
-    else:
-        raise ValueError(f"jitter law must be 'official' or 'uniform', got {law!r}")
-    cx, cy = x + w / 2 + offset[0], y + h / 2 + offset[1]
-    return [float(cx - size[0] / 2), float(cy - size[1] / 2), float(size[0]), float(size[1])]
+    size = np.array([w, h]) * np.exp(rng.standard_normal(2) * scale)
+    offset = math.sqrt(float(size[0] * size[1])) * center
+    centre = np.array([x + 0.5 * w, y + 0.5 * h]) + offset * (rng.random(2) - 0.5)
+    return np.concatenate([centre - 0.5 * size, size])
+
+
+def _uniform_jitter(box, rng: np.random.Generator, center: float, scale: float) -> np.ndarray:
+    x, y, w, h = (float(v) for v in box)
+    dx, dy = rng.uniform(-center, center, 2) * (w, h)
+    s = float(np.exp(rng.uniform(-scale, scale)))
+    cx, cy = x + w / 2 + dx, y + h / 2 + dy
+    return np.array([cx - w * s / 2, cy - h * s / 2, w * s, h * s])
 
 
 def box_iou(a, b) -> float:

@@ -1,7 +1,8 @@
 """Crop arithmetic of the official tracker, in numpy and OpenCV only.
 
-Shared by the tracker, export-time parity and calibration, and the training pipeline, so every
-crop in the toolkit is made the same way. The rules (from the official ``sample_target``):
+Shared by the tracker, export-time parity and calibration, benchmarks and the training pipeline,
+so every crop in the toolkit is made the same way (``crop_rgb``: the crop in the graphs' RGB).
+The rules (from the official ``sample_target``):
 
 * side = ceil(sqrt(w * h) * factor); the crop is centred on the box centre with
   x1 = round(cx - side / 2) (Python's round: halves to even), likewise y1;
@@ -17,7 +18,7 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["crop_square", "crop_rgb", "crop_window", "to_rgb", "map_box_back", "clip_box"]
+__all__ = ["crop_rgb", "crop_square", "crop_window", "to_rgb", "map_box_back", "clip_box"]
 
 
 def crop_window(box_xywh, factor: float) -> tuple[int, int, int]:
@@ -68,8 +69,9 @@ def to_rgb(crop: np.ndarray, color_order: str) -> np.ndarray:
 
 
 def crop_rgb(frame: np.ndarray, box_xywh, factor: float, out_size: int, color_order: str = "bgr"):
-    """``crop_square`` then ``to_rgb``: the RGB uint8 crop a graph takes, and the resize factor.
-    The colour conversion runs on the small crop, never on the frame."""
+    """The crop the graphs take: ``crop_square`` of a frame in ``color_order`` ("bgr" as OpenCV
+    reads, or "rgb"), converted to contiguous RGB uint8 (out_size, out_size, 3) on the small crop.
+    Returns (crop, resize factor)."""
     crop, resize_factor = crop_square(frame, box_xywh, factor, out_size)
     return to_rgb(crop, color_order), resize_factor
 

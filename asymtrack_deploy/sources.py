@@ -1,7 +1,8 @@
 """Frame sources (video files, image folders, cameras) and the built-in real sequence.
 
 numpy and OpenCV only, so the runtime side can use it. Frames come out as OpenCV reads them:
-HxWx3 uint8 BGR.
+HxWx3 uint8 BGR. Image folders are listed and decoded by the data layer (``datasets.frames``),
+so every folder of frames in the toolkit is read in the same order.
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["FrameSource", "open_source", "builtin_sequence", "BUILTIN_DIR", "IMAGE_SUFFIXES"]
+from .datasets import IMAGE_SUFFIXES, Sequence, image_files, read_frame, try_read_frame
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+__all__ = ["FrameSource", "open_source", "sample_frames", "spread", "builtin_sequence", "BUILTIN_DIR", "IMAGE_SUFFIXES"]
+
 BUILTIN_DIR = Path(__file__).resolve().parent / "data" / "sequences"
 
 
@@ -30,18 +32,6 @@ class FrameSource:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return self._frames
-
-
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def _read_images(files: list[Path]) -> Iterator[np.ndarray]:
-    for path in files:
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise ValueError(f"{path}: not a readable image")
-        yield frame
 
 
 def _read_capture(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
@@ -65,11 +55,9 @@ def open_source(source: str | Path, limit: int | None = None) -> FrameSource:
         return FrameSource(f"camera {text}", limit, None, _limit(_read_capture(cap), limit))
     path = Path(source)
     if path.is_dir():
-        files = _image_files(path)
-        if not files:
-            raise ValueError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        files = image_files(path)
         files = files[:limit] if limit else files
-        return FrameSource(str(path), len(files), None, _read_images(files))
+        return FrameSource(str(path), len(files), None, (read_frame(f) for f in files))
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
     cap = cv2.VideoCapture(str(path))
@@ -89,26 +77,59 @@ def _limit(frames: Iterator[np.ndarray], limit: int | None) -> Iterator[np.ndarr
         yield frame
 
 
-@dataclass(frozen=True)
-class BuiltinSequence:
-    name: str
-    folder: Path
-    init_box: tuple[float, float, float, float]
-    source: str
-
-    @property
-    def files(self) -> list[Path]:
-        return _image_files(self.folder)
-
-    def frames(self) -> list[np.ndarray]:
-        return list(_read_images(self.files))
+def spread(total: int, count: int) -> list[int]:
+    """At most ``count`` indices spread evenly over range(total)."""
+    if total <= count:
+        return list(range(total))
+    return sorted({int(round(v)) for v in np.linspace(0, total - 1, count)})
 
 
-def builtin_sequence(name: str = "vtest") -> BuiltinSequence:
-    """The real sequence that ships with the package (a pedestrian in OpenCV's vtest.avi)."""
+def sample_frames(source: str | Path, count: int) -> list[np.ndarray]:
+    """At most ``count`` frames spread evenly over a video file or an image folder, for work
+    that wants a sample of the footage rather than all of it. Images and video frames OpenCV
+    cannot decode are passed over; a source with none it can is a ValueError."""
+    path = Path(source)
+    if path.is_dir():
+        files = image_files(path)
+        frames = [f for f in (try_read_frame(files[i]) for i in spread(len(files), count)) if f is not None]
+        if not frames:
+            raise ValueError(f"{path}: no readable frame (OpenCV could not decode any of its {len(files)} images)")
+        return frames
+    if not path.exists():
+        raise ValueError(f"{path}: no such file or folder")
+    return _sample_video(path, count)
+
+
+def _sample_video(path: Path, count: int) -> list[np.ndarray]:
+    """Only the wanted frames are decoded (``grab`` skips the rest)."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise ValueError(f"{path}: not a video OpenCV can read, and not a folder")
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        wanted = set(spread(total, count)) if total > 0 else set(range(count))
+        frames = []
+        for index in range(max(wanted) + 1):
+            if not cap.grab():
+                break
+            if index in wanted:
+                ok, frame = cap.retrieve()
+                if ok and frame is not None:
+                    frames.append(frame)
+    finally:
+        cap.release()
+    if not frames:
+        raise ValueError(f"{path}: no readable frame in this video")
+    return frames
+
+
+def builtin_sequence(name: str = "vtest") -> Sequence:
+    """The real sequence that ships with the package (a pedestrian in OpenCV's vtest.avi):
+    its frames and the annotated first box (the only one); ``source`` says where it was cut."""
     folder = BUILTIN_DIR / name
     meta_path = folder / "sequence.json"
     if not meta_path.is_file():
         raise ValueError(f"no built-in sequence {name!r} (looked in {folder})")
     meta = json.loads(meta_path.read_text())
-    return BuiltinSequence(name, folder, tuple(meta["init_box_xywh"]), meta["source"])
+    box = np.asarray([meta["init_box_xywh"]], dtype=np.float64)
+    return Sequence(name, box, tuple(image_files(folder)), source=meta["source"])

@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from asymtrack_deploy.benchmarks.tables import markdown, plot_fps
+from asymtrack_deploy.benchmarks.display import markdown, plot_fps
 
 HERE = Path(__file__).resolve().parent
 NOTES = re.compile(r"<!-- notes -->.*?<!-- /notes -->", re.S)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from asymtrack_deploy.crop import clip_box, crop_square, crop_window, map_box_back
+from asymtrack_deploy.crop import clip_box, crop_rgb, crop_square, crop_window, map_box_back
 
 
 def test_window_uses_ceil_and_bankers_rounding():
@@ -37,3 +37,15 @@ def test_map_back_and_clip():
     np.testing.assert_allclose(box, [100, 100, 20, 20])
     assert clip_box((-50, -50, 20, 20), 100, 100) == [0.0, 0.0, 10.0, 10.0]
     assert clip_box((95, 95, 20, 20), 100, 100) == [90.0, 90.0, 10.0, 10.0]
+
+
+def test_crop_rgb_converts_the_crop_from_the_frames_colour_order():
+    frame = np.zeros((20, 20, 3), np.uint8)
+    frame[..., 0] = 200  # blue in BGR, red in RGB
+    bgr, factor = crop_rgb(frame, (6, 6, 4, 4), 2.0, 8, "bgr")
+    rgb, _ = crop_rgb(frame, (6, 6, 4, 4), 2.0, 8, "rgb")
+    assert factor == 1.0 and bgr.shape == rgb.shape == (8, 8, 3) and bgr.flags["C_CONTIGUOUS"]
+    assert (bgr[..., 2] == 200).all() and (bgr[..., 0] == 0).all()
+    assert (rgb[..., 0] == 200).all() and (rgb[..., 2] == 0).all()
+    gray, _ = crop_rgb(frame[..., 0], (6, 6, 4, 4), 2.0, 8, "bgr")
+    assert gray.shape == (8, 8, 3) and (gray == 200).all()

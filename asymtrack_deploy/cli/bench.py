@@ -87,7 +87,7 @@ def _precisions(text: str) -> list[str]:
 def _render(run: dict) -> None:
     from rich.table import Table
 
-    from ..benchmarks.tables import COLUMNS, row_cells
+    from ..benchmarks.display import COLUMNS, row_cells
 
     m, s = run["machine"], run["settings"]
     table = Table(title=f"AsymTrack-{s['variant']}: {s['frames']} frames of the built-in sequence, {s['device']}")
@@ -106,7 +106,7 @@ def _write_outputs(run: dict, json_path: Path | None, plot: Path | None) -> None
         json_path.write_text(json.dumps(run, indent=1))
         err.print(f"wrote {json_path}")
     if plot:
-        from ..benchmarks.tables import plot_fps
+        from ..benchmarks.display import plot_fps
 
         plot_fps(run, plot)
         err.print(f"wrote {plot}")

@@ -62,8 +62,9 @@ def command(
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
+    from ..datasets import DatasetError
     from ..models import CheckpointError
-    from ..train import AnnotationError, PretrainedError, TrainConfig, Trainer
+    from ..train import PretrainedError, TrainConfig, Trainer
 
     try:
         config = TrainConfig(
@@ -79,7 +80,7 @@ def command(
     _announce(trainer)
     try:
         last = trainer.run()
-    except (AnnotationError, CheckpointError, PretrainedError, FileNotFoundError) as exc:
+    except (DatasetError, CheckpointError, PretrainedError, FileNotFoundError) as exc:
         fail(_message(exc))
     finally:
         trainer.close()

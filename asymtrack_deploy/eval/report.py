@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence as Seq
 import numpy as np
 
 from . import metrics as M
-from .datasets import Dataset
+from .registry import Dataset
 from .results import SequenceRecord
 
 __all__ = ["evaluate", "headline", "compare", "plot_success", "HEADLINE"]
@@ -41,8 +41,8 @@ HEADLINE: dict[str, list[tuple[str, str, str]]] = {
 def _pytracking(dataset: Dataset, records: Mapping[str, SequenceRecord]):
     curves = {}
     for seq in dataset.sequences:
-        visible = seq.target_visible if dataset.rules == "lasot" else None
-        curves[seq.name] = M.pytracking_curves(records[seq.name].boxes, seq.ground_truth, visible, dataset.rules)
+        visible = seq.visible if dataset.rules == "lasot" else None
+        curves[seq.name] = M.pytracking_curves(records[seq.name].boxes, seq.boxes, visible, dataset.rules)
     return M.pytracking_summary(list(curves.values())), {n: {"AUC": float(c.success.mean() * 100),
                                                                "avg_overlap": c.avg_overlap} for n, c in curves.items()}
 
@@ -51,16 +51,16 @@ def _got10k(dataset: Dataset, records: Mapping[str, SequenceRecord]):
     ious = {}
     for seq in dataset.sequences:
         boxes = records[seq.name].boxes
-        if len(boxes) != len(seq.ground_truth):
-            raise ValueError(f"{seq.name}: {len(boxes)} result boxes for {len(seq.ground_truth)} frames")
-        ious[seq.name] = M.got10k_sequence_ious(boxes, seq.ground_truth, seq.resolve_image_size(), seq.target_visible)
+        if len(boxes) != len(seq.boxes):
+            raise ValueError(f"{seq.name}: {len(boxes)} result boxes for {len(seq.boxes)} frames")
+        ious[seq.name] = M.got10k_sequence_ious(boxes, seq.boxes, seq.resolve_image_size(), seq.visible)
     per_seq = {n: {"AO": float(v.mean() * 100) if v.size else float("nan")} for n, v in ious.items()}
     return M.got10k_summary(list(ious.values())), per_seq
 
 
 def _toolkit(dataset: Dataset, records: Mapping[str, SequenceRecord], kind: str) -> dict:
     fn = M.toolkit_lasot_curves if kind == "lasot" else M.toolkit_otb_curves
-    return M.toolkit_summary([fn(records[s.name].boxes, s.ground_truth) for s in dataset.sequences])
+    return M.toolkit_summary([fn(records[s.name].boxes, s.boxes) for s in dataset.sequences])
 
 
 def _merge(per_sequence: dict, part: dict) -> None:

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import Dataset, Sequence
+from ..datasets import Sequence
+from .registry import Dataset
 from .report import compare, evaluate, plot_success
 from .results import (
     SequenceRecord,
@@ -67,27 +68,18 @@ class TrackerSpec:
         return Tracker(backend, color_order=self.color_order)
 
 
-def _read_frame(path: Path) -> np.ndarray:
-    import cv2
-
-    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if frame is None:
-        raise ValueError(f"{path}: not a readable image")
-    return frame
-
-
 def track_sequence(tracker, sequence: Sequence) -> SequenceRecord:
     """One pass: ``init`` on frame 0 with the first ground-truth box (recorded as the frame's
     output, as the toolkits do), ``update`` on every later frame."""
-    n = len(sequence.frames)
+    n = len(sequence)
     boxes, times, scores = np.zeros((n, 4)), np.zeros(n), np.ones(n)
     boxes[0] = sequence.init_box
-    frame = _read_frame(sequence.frames[0])
+    frame = sequence.frame(0)
     t0 = time.perf_counter()
     tracker.init(frame, sequence.init_box)
     times[0] = time.perf_counter() - t0
     for i in range(1, n):
-        frame = _read_frame(sequence.frames[i])
+        frame = sequence.frame(i)
         t0 = time.perf_counter()
         result = tracker.update(frame)
         times[i] = time.perf_counter() - t0

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets import read_frame
 from .runner import TrackerSpec
 
 __all__ = ["serve", "spec_from_env", "trackers_ini", "main"]
@@ -56,10 +57,7 @@ def _read_image(image) -> np.ndarray:
 
     kind = image.type() if callable(image.type) else image.type
     if kind == Image.PATH:
-        frame = cv2.imread(image.path(), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise ValueError(f"{image.path()}: not a readable image")
-        return frame
+        return read_frame(image.path())
     if kind == Image.MEMORY:
         array = image.array()
         return cv2.cvtColor(array, cv2.COLOR_RGB2BGR) if array.shape[2] == 3 else array

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from ..boxes import jitter_box
@@ -38,26 +37,18 @@ class ParityCrops:
     description: str
 
 
-def _read(path) -> np.ndarray:
-    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if frame is None:
-        raise ValueError(f"{path}: not a readable image")
-    return frame
-
-
 def parity_crops(cfg, pairs: int = 4, seed: int = 0) -> ParityCrops:
     """``pairs`` template/search crop pairs for the crop geometry of ``cfg`` (anything with
     template_size, search_size, template_factor and search_factor)."""
     seq = builtin_sequence()
-    files = seq.files
     rng = np.random.default_rng(seed)
     templates, searches, used = [], [], []
     for k in range(pairs):
-        t_idx = (k * _FRAME_STRIDE) % len(files)
-        s_idx = min(t_idx + _SEARCH_GAP, len(files) - 1)
-        search_box = jitter_box(seq.init_box, rng, center=_JITTER, scale=_SCALE_JITTER, law="uniform")
-        templates.append(crop_rgb(_read(files[t_idx]), seq.init_box, cfg.template_factor, cfg.template_size)[0])
-        searches.append(crop_rgb(_read(files[s_idx]), search_box, cfg.search_factor, cfg.search_size)[0])
+        t_idx = (k * _FRAME_STRIDE) % len(seq)
+        s_idx = min(t_idx + _SEARCH_GAP, len(seq) - 1)
+        search_box = jitter_box(seq.init_box, rng, center=_JITTER, scale=_SCALE_JITTER, uniform=True)
+        templates.append(crop_rgb(seq.frame(t_idx), seq.init_box, cfg.template_factor, cfg.template_size)[0])
+        searches.append(crop_rgb(seq.frame(s_idx), search_box, cfg.search_factor, cfg.search_size)[0])
         used.append(f"{t_idx}->{s_idx}")
     text = (
         f"built-in sequence {seq.name!r}: {pairs} template->search frame pairs ({', '.join(used)}), "

@@ -1,9 +1,11 @@
-"""``--data NAME[:RATIO]=ROOT`` specifications and the dataset they name.
+"""``--data NAME[:RATIO]=ROOT`` specifications and the dataset they name (read by the data
+layer, ``asymtrack_deploy.datasets``).
 
 Names: got10k, lasot, trackingnet, coco (also coco17), folder (any ``<seq>/groundtruth.txt``
 tree), procedural. For ``procedural`` the value is either an integer seed (sequences rendered
 on the fly) or a folder the renderer wrote (read as a ``folder``). RATIO (default 1) weighs the
-dataset in the mix, as DATASETS_RATIO does.
+dataset in the mix, as DATASETS_RATIO does. A split file (``--split NAME=FILE``) picks GOT-10k
+sequences (indices into ``list.txt`` or names) or LaSOT sequences (names).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datasets import COCO, GOT10k, LaSOT, SequenceFolder, TrackingDataset, TrackingNet
+from ..datasets import COCO, GOT10k, LaSOT, ProceduralDataset, SequenceFolder, SequenceList, TrackingNet, read_names
 
 __all__ = ["DataSpec", "parse_data_spec", "build_dataset", "DATASET_NAMES"]
 
@@ -49,14 +51,14 @@ def parse_data_spec(text: str, splits: dict[str, str] | None = None) -> DataSpec
     return DataSpec(name, m["value"], ratio, (splits or {}).get(name))
 
 
-def build_dataset(spec: DataSpec, procedural_sequences: int = 1000, procedural_length: int = 200) -> TrackingDataset:
+def build_dataset(spec: DataSpec, procedural_sequences: int = 1000, procedural_length: int = 200) -> SequenceList:
     if spec.name == "procedural":
         return _procedural(spec.value, procedural_sequences, procedural_length)
     root = Path(spec.value).expanduser()
     if spec.name == "got10k":
         return GOT10k(root, spec.split)
     if spec.name == "lasot":
-        return LaSOT(root, spec.split)
+        return LaSOT(root, read_names(Path(spec.split)), names_from=spec.split) if spec.split else LaSOT(root)
     if spec.name == "trackingnet":
         return TrackingNet(root)
     if spec.name == "coco":
@@ -64,10 +66,8 @@ def build_dataset(spec: DataSpec, procedural_sequences: int = 1000, procedural_l
     return SequenceFolder(root)
 
 
-def _procedural(value: str, sequences: int, length: int) -> TrackingDataset:
+def _procedural(value: str, sequences: int, length: int) -> SequenceList:
     if re.fullmatch(r"-?\d+", value.strip()):
-        from .procedural import ProceduralDataset
-
         return ProceduralDataset(seed=int(value), num_sequences=sequences, length=length)
     if Path(value).expanduser().is_dir():
         return SequenceFolder(Path(value).expanduser())

@@ -3,11 +3,12 @@
 One pair: pick a dataset by ratio, a sequence uniformly (a video needs at least 20 frames and more
 than 4 visible ones), a visible template frame, then a visible search frame after it within
 ``max_gap`` frames (the gap grows by 5 whenever none is found: the official 'causal' mode). Images
-give both crops from the same picture.
+give both crops from the same picture. Datasets are the data layer's ``SequenceList`` readers;
+"visible" is ``Sequence.usable`` (the dataset's flags and a valid box).
 
-Crops use ``crop_square``, the tracker's own arithmetic. The search box is jittered first (size
-times exp(N(0, 0.5)), centre moved uniformly within +-3.5/2 of the jittered size), the template is
-not. Augmentation: grayscale for both crops (p 0.05), a horizontal flip per crop (p 0.5 each) and a
+Crops use ``crop_rgb``, the tracker's own arithmetic. The search box is jittered first
+(``boxes.jitter_box``: size times exp(N(0, 0.5)), centre moved uniformly within +-3.5/2 of the
+jittered size), the template is not. Augmentation: grayscale for both crops (p 0.05), a horizontal flip per crop (p 0.5 each) and a
 brightness factor per crop (uniform 0.8-1.2, applied on the device with the normalisation; see
 ``normalize_crops``). The official code flips the whole frames jointly and then each crop
 independently; the two combined are exactly independent per-crop flips, which is what is done.
@@ -26,8 +27,9 @@ import cv2
 import numpy as np
 import torch
 
-from ..crop import crop_square, crop_window, to_rgb
-from .datasets import TrackingDataset
+from ..boxes import CENTER_JITTER, SCALE_JITTER, jitter_box
+from ..crop import crop_rgb, crop_window
+from ..datasets import SequenceList
 
 __all__ = ["Augmentation", "PairDataset", "RankSampler", "make_pair", "sample_frame_ids", "normalize_crops"]
 
@@ -40,8 +42,8 @@ class Augmentation:
     search_size: int = 256
     template_factor: float = 2.0
     search_factor: float = 4.0
-    center_jitter: float = 3.5
-    scale_jitter: float = 0.5
+    center_jitter: float = CENTER_JITTER
+    scale_jitter: float = SCALE_JITTER
     gray_prob: float = 0.05
     brightness: float = 0.2
     flip_prob: float = 0.5
@@ -84,24 +86,16 @@ def sample_frame_ids(visible: np.ndarray, max_gap: int, rng: np.random.Generator
     return None
 
 
-def _eligible(dataset: TrackingDataset, index: int, min_frames: int) -> bool:
+def _eligible(dataset: SequenceList, index: int, min_frames: int) -> bool:
     if not dataset.is_video:
         return True
-    info = dataset.sequence_info(index)
-    return len(info) >= min_frames and int(info.visible.sum()) > 4
+    usable = dataset[index].usable
+    return len(usable) >= min_frames and int(usable.sum()) > 4
 
 
 # --------------------------------------------------------------------------------------------
 # Crops
 # --------------------------------------------------------------------------------------------
-
-
-def jitter_box(box: np.ndarray, center: float, scale: float, rng: np.random.Generator) -> np.ndarray:
-    """The official jitter: log-normal size, then a uniform centre shift scaled by the new size."""
-    size = box[2:4] * np.exp(rng.standard_normal(2) * scale)
-    offset = math.sqrt(float(size[0] * size[1])) * center
-    centre = box[0:2] + 0.5 * box[2:4] + offset * (rng.random(2) - 0.5)
-    return np.concatenate([centre - 0.5 * size, size]).astype(np.float64)
 
 
 def box_in_crop(box: np.ndarray, crop_box: np.ndarray, resize_factor: float, out_size: int) -> np.ndarray:
@@ -130,14 +124,14 @@ def has_context(crop_box: np.ndarray, factor: float, frame_shape: tuple[int, ...
 
 
 def _crop(frame, box, factor, size, aug_center, aug_scale, rng):
-    jittered = jitter_box(box, aug_center, aug_scale, rng) if (aug_center or aug_scale) else box.astype(np.float64)
+    jittered = jitter_box(box, rng, aug_center, aug_scale) if (aug_center or aug_scale) else box.astype(np.float64)
     w, h = jittered[2], jittered[3]
     if not (w > 0 and h > 0) or math.ceil(math.sqrt(w * h) * factor) < 1:
         return None
     if not has_context(jittered, factor, frame.shape, size):
         return None
-    crop, resize = crop_square(frame, jittered, factor, size)
-    return to_rgb(crop, "bgr"), jittered, resize
+    crop, resize = crop_rgb(frame, jittered, factor, size, "bgr")
+    return crop, jittered, resize
 
 
 def _gray(crop: np.ndarray) -> np.ndarray:
@@ -191,7 +185,7 @@ class PairDataset(torch.utils.data.Dataset):
 
     def __init__(
         self,
-        datasets: Sequence[TrackingDataset],
+        datasets: Sequence[SequenceList],
         ratios: Sequence[float] | None,
         aug: Augmentation,
         samples_per_epoch: int,
@@ -222,21 +216,20 @@ class PairDataset(torch.utils.data.Dataset):
         names = ", ".join(repr(d) for d in self.datasets)
         raise RuntimeError(f"no valid training pair after {self.max_attempts} attempts from {names}")
 
-    def _attempt(self, dataset: TrackingDataset, rng: np.random.Generator):
-        seq = self._pick_sequence(dataset, rng)
-        info = dataset.sequence_info(seq)
+    def _attempt(self, dataset: SequenceList, rng: np.random.Generator):
+        seq = dataset[self._pick_sequence(dataset, rng)]
         if dataset.is_video:
-            ids = sample_frame_ids(info.visible, self.aug.max_gap, rng)
+            ids = sample_frame_ids(seq.usable, self.aug.max_gap, rng)
             if ids is None:
                 return None
-            template_frame, search_frame = dataset.frame(seq, ids[0]), dataset.frame(seq, ids[1])
+            template_frame, search_frame = seq.frame(ids[0]), seq.frame(ids[1])
         else:
             ids = (0, 0)
-            template_frame = search_frame = dataset.frame(seq, 0)
-        boxes = info.boxes
+            template_frame = search_frame = seq.frame(0)
+        boxes = np.asarray(seq.boxes, dtype=np.float32)  # as the official sampler reads them
         return make_pair(template_frame, boxes[ids[0]], search_frame, boxes[ids[1]], self.aug, rng)
 
-    def _pick_sequence(self, dataset: TrackingDataset, rng: np.random.Generator, tries: int = 1000) -> int:
+    def _pick_sequence(self, dataset: SequenceList, rng: np.random.Generator, tries: int = 1000) -> int:
         for _ in range(tries):
             index = int(rng.integers(len(dataset)))
             if _eligible(dataset, index, self.aug.min_video_frames):

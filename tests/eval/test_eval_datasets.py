@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from asymtrack_deploy.eval import DatasetError, dataset_names, load_dataset
-from asymtrack_deploy.eval.datasets import read_otb, read_uav
-from asymtrack_deploy.eval.splits import LASOT_TEST, OTB100, UAV123
+from asymtrack_deploy.datasets.splits import LASOT_TEST, OTB100, UAV123
+from asymtrack_deploy.eval.registry import read_otb, read_uav
 
 from eval_fixtures import SIZE, folder_dataset, got10k_tree, lasot_tree, render, target_boxes, trackingnet_tree, write_boxes
 
@@ -23,9 +23,10 @@ def test_cli_dataset_choices_match_the_registry():
     assert [d.value for d in DatasetName] == dataset_names()
 
 
-def test_eval_imports_neither_torch_nor_models():
+def test_eval_imports_neither_torch_nor_models_nor_train():
     code = ("import sys, asymtrack_deploy.eval, asymtrack_deploy.eval.trax_server, asymtrack_deploy.cli.eval; "
-            "bad = [m for m in sys.modules if m.split('.')[0] == 'torch' or m.startswith('asymtrack_deploy.models')]; "
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'torch' "
+            "or m.startswith(('asymtrack_deploy.models', 'asymtrack_deploy.train'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
@@ -41,8 +42,8 @@ def test_folder_layout(tmp_path):
     ds = load_dataset("folder", tmp_path)
     assert [s.name for s in ds.sequences] == ["seq00", "seq01"]
     seq = ds.sequences[0]
-    assert len(seq) == 5 and seq.frames[0].name == "00000001.jpg" and seq.annotated
-    np.testing.assert_array_equal(seq.ground_truth, gts["seq00"])
+    assert len(seq) == 5 and seq.files[0].name == "00000001.jpg" and seq.annotated
+    np.testing.assert_array_equal(seq.boxes, gts["seq00"])
     assert seq.resolve_image_size() == SIZE
     assert ds.protocol == "default" and ds.limit(1).sequences == ds.sequences[:1]
 
@@ -55,7 +56,7 @@ def test_folder_with_nan_rows_marks_them_absent(tmp_path):
     write_boxes(tmp_path / "s" / "groundtruth_rect.txt", rows, delimiter="\t")
     ds = load_dataset("folder", tmp_path)
     assert ds.rules == "uav"
-    np.testing.assert_array_equal(ds.sequences[0].target_visible, [True, True, False, True])
+    np.testing.assert_array_equal(ds.sequences[0].visible, [True, True, False, True])
 
 
 def test_got10k_val_and_test(tmp_path):
@@ -65,10 +66,10 @@ def test_got10k_val_and_test(tmp_path):
     assert ds.protocol == "got10k" and ds.submission is None
     seq = ds.sequences[0]
     assert seq.image_size == SIZE
-    np.testing.assert_array_equal(seq.target_visible, val[seq.name][1])
+    np.testing.assert_array_equal(seq.visible, val[seq.name][1])
     test = load_dataset("got10k_test", tmp_path / "test")  # the split folder itself works too
     assert test.protocol == "none" and test.submission == "got10k"
-    assert test.sequences[0].ground_truth.shape == (1, 4) and len(test.sequences[0]) == 5
+    assert test.sequences[0].boxes.shape == (1, 4) and len(test.sequences[0]) == 5
     assert not test.sequences[0].annotated
 
 
@@ -76,8 +77,8 @@ def test_lasot_layout_with_absent_flags(tmp_path):
     tree = lasot_tree(tmp_path, names=("cat-1", "dog-7"), frames=5, absent=(1, 2))
     ds = load_dataset("lasot", tmp_path)
     assert ds.rules == "lasot" and [s.name for s in ds.sequences] == ["cat-1", "dog-7"]
-    np.testing.assert_array_equal(ds.sequences[1].target_visible, tree["dog-7"][1])
-    assert ds.sequences[0].frames[-1] == tmp_path / "cat" / "cat-1" / "img" / "00000005.jpg"
+    np.testing.assert_array_equal(ds.sequences[1].visible, tree["dog-7"][1])
+    assert ds.sequences[0].files[-1] == tmp_path / "cat" / "cat-1" / "img" / "00000005.jpg"
 
 
 def test_lasot_without_list_expects_the_test_split(tmp_path):
@@ -93,7 +94,7 @@ def test_trackingnet_layout(tmp_path):
     assert ds.submission == "trackingnet" and ds.protocol == "none"
     seq = ds.sequences[0]
     # frames sort numerically: 0, 1, ..., 9, 10, 11 (not 0, 1, 10, 11, 2)
-    assert [p.stem for p in seq.frames[:4]] == ["0", "1", "2", "3"] and seq.frames[-1].stem == "11"
+    assert [p.stem for p in seq.files[:4]] == ["0", "1", "2", "3"] and seq.files[-1].stem == "11"
 
 
 def test_otb_table_ranges(tmp_path):
@@ -109,9 +110,9 @@ def test_otb_table_ranges(tmp_path):
     write_boxes(tmp_path / "Jogging" / "groundtruth_rect.2.txt", jog + 1, delimiter=" ")
     ds = read_otb(tmp_path, names=["Tiger1", "Jogging_1", "Jogging_2"])
     tiger = ds.sequences[0]
-    assert len(tiger) == 349 and tiger.frames[0].name == "0006.jpg"
-    np.testing.assert_array_equal(tiger.ground_truth[0], gt[5])
-    np.testing.assert_array_equal(ds.sequences[2].ground_truth, jog + 1)
+    assert len(tiger) == 349 and tiger.files[0].name == "0006.jpg"
+    np.testing.assert_array_equal(tiger.boxes[0], gt[5])
+    np.testing.assert_array_equal(ds.sequences[2].boxes, jog + 1)
     with pytest.raises(DatasetError, match="97 of 100 OTB-100 sequences are missing"):
         load_dataset("otb", tmp_path)
 
@@ -124,7 +125,7 @@ def test_uav_subsequence_of_a_shared_folder(tmp_path):
     render(gt[:1], folder, ["001477.jpg"])
     write_boxes(tmp_path / "anno" / "UAV123" / "bird1_2.txt", gt)
     seq = read_uav(tmp_path, names=["bird1_2"]).sequences[0]
-    assert len(seq) == 703 and seq.frames[0].name == "000775.jpg" and not seq.target_visible[10]
+    assert len(seq) == 703 and seq.files[0].name == "000775.jpg" and not seq.visible[10]
 
 
 # -- malformed trees -----------------------------------------------------------------------------
@@ -149,7 +150,7 @@ def test_text_in_groundtruth_names_file_and_line(tmp_path):
     got10k_tree(tmp_path, "val", count=1, frames=3)
     gt = next((tmp_path / "val").glob("*/groundtruth.txt"))
     gt.write_text("1,2,3,4\n1,2,x,4\n1,2,3,4\n")
-    with pytest.raises(DatasetError, match=r"groundtruth\.txt:2: not a list of numbers"):
+    with pytest.raises(DatasetError, match=r"groundtruth\.txt:2: expected 4 numbers \(x, y, w, h\), got '1,2,x,4'"):
         load_dataset("got10k-val", tmp_path)
 
 
@@ -189,11 +190,11 @@ def test_unknown_dataset_and_root(tmp_path):
         load_dataset("lasot", tmp_path / "nope")
 
 
-def test_procedural_renders_with_the_training_module_or_says_what_is_missing(tmp_path):
+def test_procedural_renders_with_scikit_image_or_says_what_is_missing(tmp_path):
     try:
-        from asymtrack_deploy.train import procedural  # noqa: F401
+        import skimage  # noqa: F401
     except ImportError:
-        with pytest.raises(DatasetError, match="asymtrack_deploy.train.procedural"):
+        with pytest.raises(DatasetError, match="scikit-image"):
             load_dataset("procedural", tmp_path / "proc")
         return
     ds = load_dataset("procedural", tmp_path / "proc", num_sequences=2, length=4)

@@ -9,12 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from asymtrack_deploy.export.calibration import (
-    CENTER_JITTER,
-    CalibrationWarning,
-    calibration_set,
-    jitter_box,
-)
+from asymtrack_deploy.boxes import CENTER_JITTER, jitter_box
+from asymtrack_deploy.export.calibration import CalibrationWarning, calibration_set
 from asymtrack_deploy.models import VARIANTS
 from asymtrack_deploy.sources import builtin_sequence
 

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from asymtrack_deploy.boxes import jitter_box
 from asymtrack_deploy.crop import crop_square, to_rgb
+from asymtrack_deploy.datasets import Sequence, SequenceList
 from asymtrack_deploy.models import build_model
 from asymtrack_deploy.train import Augmentation, PairDataset, RankSampler, make_pair, normalize_crops, sample_frame_ids
-from asymtrack_deploy.train.datasets import SequenceInfo, TrackingDataset
-from asymtrack_deploy.train.pairs import box_in_crop, has_context, jitter_box
+from asymtrack_deploy.train.pairs import box_in_crop, has_context
 
 PLAIN = Augmentation(gray_prob=0.0, flip_prob=0.0, brightness=0.0)
 
@@ -80,7 +81,7 @@ def test_flip_mirrors_the_search_box():
 def test_jitter_follows_the_official_formula():
     box = np.array([100.0, 100.0, 40.0, 20.0])
     rng = np.random.default_rng(0)
-    out = [jitter_box(box, 3.5, 0.5, rng) for _ in range(4000)]
+    out = [jitter_box(box, rng, center=3.5, scale=0.5) for _ in range(4000)]
     sizes = np.array([o[2:] / box[2:] for o in out])
     assert abs(np.log(sizes).std() - 0.5) < 0.03
     shifts = np.array([(o[:2] + o[2:] / 2 - (box[:2] + box[2:] / 2)) / np.sqrt(o[2] * o[3]) for o in out])
@@ -109,22 +110,19 @@ def test_normalize_crops_matches_the_model_at_unit_brightness():
     assert (bright * std + mean).max() <= 1 + 1e-6  # clamped to [0, 1] after the brightness factor
 
 
-class _Moving(TrackingDataset):
+class _Moving(SequenceList):
     """A synthetic video: a red square moving right on noise."""
 
     def __init__(self, n=3, length=40):
-        super().__init__()
-        self.n, self.length = n, length
+        super().__init__([f"moving{i}" for i in range(n)])
+        self.length = length
 
-    def __len__(self):
-        return self.n
-
-    def _load_info(self, index):
+    def _read(self, index):
         boxes = np.array([[100 + 3 * t, 120, 40, 40] for t in range(self.length)], np.float32)
-        return SequenceInfo(boxes, np.ones(self.length, bool))
+        return Sequence(self.names[index], boxes, visible=np.ones(self.length, bool), render=lambda t: self.frame(boxes, t))
 
-    def frame(self, index, frame_id):
-        return _frame_with_target(self.sequence_info(index).boxes[frame_id], size=(300, 400))
+    def frame(self, boxes, frame_id):
+        return _frame_with_target(boxes[frame_id], size=(300, 400))
 
 
 def test_samples_are_a_function_of_seed_and_index():
@@ -142,7 +140,7 @@ def test_dataset_ratios_are_respected():
             super().__init__()
             self.tag = tag
 
-        def frame(self, index, frame_id):
+        def frame(self, boxes, frame_id):
             return np.full((300, 400, 3), self.tag, np.uint8)
 
     pairs = PairDataset([Tagged(0), Tagged(200)], [1, 3], PLAIN, 200)

@@ -15,12 +15,12 @@ from train_fixtures import make_tree
 from typer.testing import CliRunner
 
 from asymtrack_deploy.cli import train as train_cli
+from asymtrack_deploy.datasets import SequenceFolder
 from asymtrack_deploy.models import build_model, load_checkpoint
 from asymtrack_deploy.train import (
     RECIPES,
     Augmentation,
     PairDataset,
-    SequenceFolder,
     TrainConfig,
     Trainer,
     build_optimizer,

@@ -10,8 +10,11 @@ another member of its family: other coins, the other eye, the other wheel) move 
 The photographs are the sample images that ship inside scikit-image (no download). Everything is
 a pure function of (seed, sequence index, frame index): a frame renders on its own, without its
 predecessors, so the set serves both as a training source (``ProceduralDataset``, ``--data
-procedural=SEED``) and as an evaluation set, in memory (``generate_sequences``) or written as
+procedural=SEED``) and as an evaluation set, in memory (``procedural_sequence``,
+``generate_sequences``: sequences whose frames render on demand) or written as
 ``<seq>/img/00000001.jpg`` + ``<seq>/groundtruth.txt`` (``render_sequences``).
+
+numpy and OpenCV; scikit-image is imported when the first photograph is needed.
 
 The ground truth is the tight box (x, y, w, h) of the target's rendered mask (before motion
 blur), clipped to the frame: exact to the pixel by construction.
@@ -21,21 +24,24 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .datasets import SequenceInfo, TrackingDataset
+from .sequence import Sequence, SequenceList
 
 __all__ = [
     "FRAME_SIZE",
+    "SPRITES",
     "ProceduralDataset",
-    "ProceduralSequence",
+    "procedural_sequence",
     "generate_sequences",
     "render_sequences",
+    "make_script",
+    "render_frame",
+    "target_box",
     "photo",
 ]
 
@@ -500,89 +506,47 @@ def _visible_fraction(mask: np.ndarray, roi, covers: list[np.ndarray]) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-class ProceduralSequence:
-    """One sequence; frames render on demand (any order), boxes are exact."""
-
-    def __init__(self, seed: int, index: int, length: int = 100, frame_size=FRAME_SIZE):
-        if length < 2:
-            raise ValueError(f"a procedural sequence needs at least 2 frames, got length={length}")
-        self.script = make_script(seed, index, length, frame_size)
-        self._boxes: np.ndarray | None = None
-
-    @property
-    def name(self) -> str:
-        return self.script.name
-
-    @property
-    def length(self) -> int:
-        return self.script.length
-
-    def __len__(self) -> int:
-        return self.script.length
-
-    @property
-    def boxes(self) -> np.ndarray:
-        """(L, 4) float32 ground truth, computed without rendering the frames."""
-        if self._boxes is None:
-            self._boxes = np.stack([target_box(self.script, t) for t in range(self.length)])
-        return self._boxes
-
-    @property
-    def init_box(self) -> tuple[float, float, float, float]:
-        return tuple(float(v) for v in self.boxes[0])
-
-    def frame(self, t: int) -> np.ndarray:
-        return render_frame(self.script, t)[0]
-
-    def render(self, t: int) -> tuple[np.ndarray, np.ndarray, float]:
-        """(frame, box, visible fraction) of frame t."""
-        return render_frame(self.script, t)
-
-    def iter_frames(self) -> Iterator[np.ndarray]:
-        for t in range(self.length):
-            yield self.frame(t)
-
-    def frames(self) -> list[np.ndarray]:
-        return list(self.iter_frames())
+def _frame(script: Script, t: int) -> np.ndarray:
+    return render_frame(script, t)[0]
 
 
-class ProceduralDataset(TrackingDataset):
+def script_boxes(script: Script) -> np.ndarray:
+    """(L, 4) float32 ground truth of every frame, computed without rendering the frames."""
+    return np.stack([target_box(script, t) for t in range(script.length)])
+
+
+def procedural_sequence(seed: int, index: int, length: int = 100, frame_size=FRAME_SIZE) -> Sequence:
+    """Sequence ``index`` of the set drawn with ``seed``: exact boxes, frames rendered on demand
+    (in any order) by ``sequence.frame(t)``."""
+    if length < 2:
+        raise ValueError(f"a procedural sequence needs at least 2 frames, got length={length}")
+    script = make_script(seed, index, length, frame_size)
+    source = f"procedural (seed {seed}, index {index})"
+    return Sequence(script.name, script_boxes(script), render=functools.partial(_frame, script), source=source)
+
+
+class ProceduralDataset(SequenceList):
     """``num_sequences`` virtual sequences of ``length`` frames, rendered when sampled."""
 
-    name = "procedural"
+    cache_limit = 256  # scripts are cheap to redraw; keep memory flat
 
     def __init__(self, seed: int = 0, num_sequences: int = 1000, length: int = 200, frame_size=FRAME_SIZE):
-        super().__init__()
         if num_sequences < 1:
             raise ValueError(f"num_sequences must be at least 1, got {num_sequences}")
         self.seed, self.num_sequences, self.length, self.frame_size = int(seed), num_sequences, length, frame_size
-        self._sequences: dict[int, ProceduralSequence] = {}
+        super().__init__([f"procedural_{self.seed}_{i:05d}" for i in range(num_sequences)])
 
-    def __len__(self) -> int:
-        return self.num_sequences
-
-    def sequence(self, index: int) -> ProceduralSequence:
-        if index not in self._sequences:
-            if len(self._sequences) > 256:
-                self._sequences.clear()  # scripts are cheap to redraw; keep memory flat
-            self._sequences[index] = ProceduralSequence(self.seed, index, self.length, self.frame_size)
-        return self._sequences[index]
-
-    def _load_info(self, index: int) -> SequenceInfo:
-        boxes = self.sequence(index).boxes
-        return SequenceInfo(boxes, (boxes[:, 2] > 0) & (boxes[:, 3] > 0))
-
-    def frame(self, index: int, frame_id: int) -> np.ndarray:
-        return self.sequence(index).frame(frame_id)
+    def _read(self, index: int) -> Sequence:
+        return procedural_sequence(self.seed, index, self.length, self.frame_size)
 
     def __repr__(self) -> str:
         return f"ProceduralDataset(seed={self.seed}, {self.num_sequences} sequences x {self.length} frames)"
 
 
 def generate_sequences(num_sequences: int, length: int = 100, seed: int = 0, frame_size=FRAME_SIZE):
-    """Yield ``num_sequences`` in-memory sequences (``ProceduralSequence``), deterministic in seed."""
+    """Yield ``num_sequences`` in-memory sequences (``Sequence``), deterministic in seed."""
     for index in range(num_sequences):
-        yield ProceduralSequence(seed, index, length, frame_size)
+        yield procedural_sequence(seed, index, length, frame_size)
 
 
 def render_sequences(
@@ -591,23 +555,27 @@ def render_sequences(
     """Write sequences as ``<root>/<name>/img/00000001.jpg`` + ``groundtruth.txt`` (x,y,w,h per
     line, the generic folder layout) + ``visibility.txt`` (visible fraction per frame) and
     ``sequence.json`` (how it was made). Returns the sequence folders."""
-    root = Path(root)
-    folders = []
-    for seq in generate_sequences(num_sequences, length, seed, frame_size):
-        folder = root / seq.name
-        (folder / "img").mkdir(parents=True, exist_ok=True)
-        lines, visible = [], []
-        for t in range(seq.length):
-            frame, box, fraction = seq.render(t)
-            if not cv2.imwrite(str(folder / "img" / f"{t + 1:08d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, quality]):
-                raise OSError(f"{folder / 'img'}: cannot write frame {t + 1}")
-            lines.append(",".join(f"{v:g}" for v in box))
-            visible.append(f"{fraction:.3f}")
-        (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
-        (folder / "visibility.txt").write_text("\n".join(visible) + "\n")
-        meta = {"seed": seed, "index": seq.script.seed[1], "length": length, "frame_size": list(frame_size),
-                "target": SPRITES[seq.script.target.sprite].family, "background": seq.script.background,
-                "distractors": len(seq.script.distractors), "occluders": len(seq.script.occluders)}  # fmt: skip
-        (folder / "sequence.json").write_text(json.dumps(meta, indent=1) + "\n")
-        folders.append(folder)
-    return folders
+    if length < 2:
+        raise ValueError(f"a procedural sequence needs at least 2 frames, got length={length}")
+    return [_write_sequence(Path(root), make_script(seed, index, length, frame_size), quality)
+            for index in range(num_sequences)]  # fmt: skip
+
+
+def _write_sequence(root: Path, script: Script, quality: int) -> Path:
+    folder = root / script.name
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    lines, visible = [], []
+    for t in range(script.length):
+        frame, box, fraction = render_frame(script, t)
+        if not cv2.imwrite(str(folder / "img" / f"{t + 1:08d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, quality]):
+            raise OSError(f"{folder / 'img'}: cannot write frame {t + 1}")
+        lines.append(",".join(f"{v:g}" for v in box))
+        visible.append(f"{fraction:.3f}")
+    (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
+    (folder / "visibility.txt").write_text("\n".join(visible) + "\n")
+    seed, index = script.seed
+    meta = {"seed": seed, "index": index, "length": script.length, "frame_size": list(script.frame_size),
+            "target": SPRITES[script.target.sprite].family, "background": script.background,
+            "distractors": len(script.distractors), "occluders": len(script.occluders)}  # fmt: skip
+    (folder / "sequence.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return folder

@@ -1,8 +1,8 @@
 """Sequence tables of the public benchmarks: the LaSOT test split (protocol II, 280 videos) and the
 frame ranges of OTB-100 and UAV123 sequences that start later in their image folder, end earlier,
-or share a folder with another sequence. These are facts about the datasets (the same ranges every
-toolkit uses); the readers in ``datasets.py`` use them so results line up frame for frame with
-published numbers.
+or share a folder with another sequence. These are facts about the datasets (the same ranges
+every toolkit uses); the readers (``lasot.py``, ``tables.py``) use them so results line up frame
+for frame with published numbers.
 """
 from __future__ import annotations
 
