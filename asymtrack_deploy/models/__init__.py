@@ -9,7 +9,14 @@ from .asymtrack import (
     explicit_attention,
     parameter_count,
 )
-from .checkpoint import CheckpointError, checkpoint_filter_fn, load_checkpoint, read_state_dict, save_checkpoint
+from .checkpoint import (
+    CheckpointError,
+    checkpoint_filter_fn,
+    load_checkpoint,
+    load_model,
+    read_state_dict,
+    save_checkpoint,
+)
 
 __all__ = [
     "AsymTrack",
@@ -22,6 +29,7 @@ __all__ = [
     "count_flops",
     "explicit_attention",
     "load_checkpoint",
+    "load_model",
     "parameter_count",
     "read_state_dict",
     "save_checkpoint",
