@@ -88,8 +88,8 @@ def plan_rows(
     from ..export import target_names
 
     weights = {"checkpoint": str(checkpoint)} if checkpoint else {"random_weights": True, "seed": 0}
-    baseline = RowSpec("official PyTorch (eager)", "torch", "fp32",
-                       {**weights, "device": device, "mode": "official", "batch": streams, "threads": threads}, baseline=True)
+    baseline = RowSpec("official PyTorch (eager)", "torch-official", "fp32",
+                       {**weights, "device": device, "batch": streams, "threads": threads}, baseline=True)
     rows, skipped = [baseline], []
     targets = set(target_names())
     for backend in backends:

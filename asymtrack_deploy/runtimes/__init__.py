@@ -24,6 +24,7 @@ __all__ = [
 # name -> (module, class, the library it needs, the pip extra that installs it)
 _REGISTRY: dict[str, tuple[str, str, str, str]] = {
     "torch": ("asymtrack_deploy.runtimes.torch_backend", "TorchBackend", "torch", "torch"),
+    "torch-official": ("asymtrack_deploy.runtimes.torch_backend", "OfficialTorchBackend", "torch", "torch"),
     "onnxruntime": ("asymtrack_deploy.runtimes.onnxruntime_backend", "OnnxRuntimeBackend", "onnxruntime", "onnxruntime"),
     "openvino": ("asymtrack_deploy.runtimes.openvino_backend", "OpenVinoBackend", "openvino", "openvino"),
     "tensorrt": ("asymtrack_deploy.runtimes.tensorrt_backend", "TensorRTBackend", "tensorrt", "tensorrt"),
