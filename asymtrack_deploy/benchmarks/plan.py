@@ -69,8 +69,8 @@ def plan_rows(
 ) -> BenchPlan:
     """The baseline plus one row per runnable (backend, precision)."""
     weights = {"variant": variant, **({"checkpoint": str(checkpoint)} if checkpoint else {"random_weights": True, "seed": 0})}
-    baseline = RowSpec("official PyTorch (eager)", "torch", "fp32",
-                       {**weights, "device": device, "mode": "official", "batch": streams, "threads": threads}, baseline=True)
+    baseline = RowSpec("official PyTorch (eager)", "torch-official", "fp32",
+                       {**weights, "device": device, "batch": streams, "threads": threads}, baseline=True)
     rows, skipped = [baseline], []
     for backend in backends:
         if backend == "torch":

@@ -1,17 +1,16 @@
 """The model an export starts from: a checkpoint, or seeded random weights on request only.
 
 Random weights make a bundle that runs and times like a real one but tracks nothing, so they
-must be asked for explicitly (``random_weights=True``); the manifest records it.
+must be asked for explicitly (``random_weights=True``); the manifest records it. The model
+itself comes from ``models.load_model``; this adds the manifest's record of its source.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import torch
-
 from ..bundle import SourceSpec, file_sha256
-from ..models import AsymTrack, build_model, load_checkpoint
+from ..models import AsymTrack, load_model
 
 __all__ = ["prepare_model"]
 
@@ -33,15 +32,8 @@ def prepare_model(
             "no checkpoint given: pass a checkpoint (--checkpoint PATH), or ask for random weights "
             "explicitly (--random-weights [--seed N]) for a bundle that runs but does not track"
         )
+    model = load_model(variant, checkpoint, random_weights, seed)
     if checkpoint is None:
-        return _random_model(variant, seed), SourceSpec(None, None, random_weights=True, seed=seed)
-    model = load_checkpoint(build_model(variant), checkpoint).eval()
+        return model, SourceSpec(None, None, random_weights=True, seed=seed)
     path = Path(checkpoint)
     return model, SourceSpec(path.name, file_sha256(path))
-
-
-def _random_model(variant: str, seed: int) -> AsymTrack:
-    """The same weights for the same seed, without touching the caller's global RNG state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_model(variant).eval()

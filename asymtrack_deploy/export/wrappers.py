@@ -6,14 +6,16 @@ deployed graph needs at its boundary:
 * the image preprocessing (uint8 -> float, / 255, ImageNet mean/std, NHWC -> NCHW) moves inside
   the graph, so a C++ caller feeds the RGB uint8 crop it already has;
 * the template state crosses the boundary as named tensors (template-graph outputs that are
-  search-graph inputs), never as constants frozen in at trace time.
+  search-graph inputs), never as constants frozen in at trace time;
+* attention runs in its explicit MatMul/Softmax form (``explicit_attention``), which every
+  converter parses, instead of the fused kernel eager PyTorch uses.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from ..models import AsymTrack
+from ..models import AsymTrack, explicit_attention
 
 __all__ = ["TemplateGraph", "SearchGraph", "TEMPLATE_INPUT", "SEARCH_INPUT", "SEARCH_OUTPUTS"]
 
@@ -47,7 +49,8 @@ class TemplateGraph(nn.Module):
         return (torch.zeros(batch, size, size, 3, dtype=torch.uint8, device=self.model.device),)
 
     def forward(self, template: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        state = self.model.template(self.model.normalize(template))
+        with explicit_attention(self.model):
+            state = self.model.template(self.model.normalize(template))
         return tuple(state[name] for name in self.state_names)
 
 
@@ -80,4 +83,5 @@ class SearchGraph(nn.Module):
         return (crop, *state)
 
     def forward(self, search: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.search(self.model.normalize(search), dict(zip(self.state_names, state)))
+        with explicit_attention(self.model):
+            return self.model.search(self.model.normalize(search), dict(zip(self.state_names, state)))

@@ -1,6 +1,22 @@
 """The PyTorch reference AsymTrack (torch only; the runtime side never imports this)."""
-from .asymtrack import VARIANTS, AsymTrack, TemplateState, VariantConfig, build_model, count_flops, parameter_count
-from .checkpoint import CheckpointError, checkpoint_filter_fn, load_checkpoint, read_state_dict, save_checkpoint
+from .asymtrack import (
+    VARIANTS,
+    AsymTrack,
+    TemplateState,
+    VariantConfig,
+    build_model,
+    count_flops,
+    explicit_attention,
+    parameter_count,
+)
+from .checkpoint import (
+    CheckpointError,
+    checkpoint_filter_fn,
+    load_checkpoint,
+    load_model,
+    read_state_dict,
+    save_checkpoint,
+)
 
 __all__ = [
     "AsymTrack",
@@ -11,7 +27,9 @@ __all__ = [
     "build_model",
     "checkpoint_filter_fn",
     "count_flops",
+    "explicit_attention",
     "load_checkpoint",
+    "load_model",
     "parameter_count",
     "read_state_dict",
     "save_checkpoint",

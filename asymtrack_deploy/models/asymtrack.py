@@ -18,13 +18,15 @@ dynamic-weight convolutions, which is what TensorRT and OpenVINO want.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["AsymTrack", "VariantConfig", "VARIANTS", "TemplateState"]
+__all__ = ["AsymTrack", "VariantConfig", "VARIANTS", "TemplateState", "explicit_attention"]
 
 TemplateState = dict[str, torch.Tensor]
 
@@ -248,37 +250,47 @@ class ETM(nn.Module):
         self.act = nn.ReLU()
         self.conv_att = DySepConvAtten(dim, hidden)
 
+    def template_kernels(self, z: torch.Tensor) -> torch.Tensor:
+        """Template features (B, H, W, C) -> the template kernels (B, n, C)."""
+        return torch.einsum("bhwn,bhwc->bnc", self.pre_kernels(z), z)
+
     def modulation(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Template features (B, H, W, C) -> the dynamic conv weights, once per target.
 
         The official code detaches the template kernels (it caches a detached clone and uses
         the clone even in training); so do we, to train the same model.
         """
-        kernels = torch.einsum("bhwn,bhwc->bnc", self.pre_kernels(z), z).detach()
-        return self.conv_att.weights(kernels)
+        return self.conv_att.weights(self.template_kernels(z).detach())
 
-    def forward(self, x: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
+    def search_kernels(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Search features -> their projection (B, H, W, n) and kernels (B, n, C)."""
         x_proj = self.pre_kernels_x(x)
-        kernels_x = torch.einsum("bhwn,bhwc->bnc", x_proj, x)
-        kernels_x = self.conv_att.apply(kernels_x, depth, point)
+        return x_proj, torch.einsum("bhwn,bhwc->bnc", x_proj, x)
+
+    def modulate(self, x: torch.Tensor, x_proj: torch.Tensor, kernels_x: torch.Tensor) -> torch.Tensor:
+        """The search features modulated by the (template-convolved) search kernels."""
         correlated = torch.einsum("bnc,bhwn->bhwc", kernels_x, x_proj)
         prototype = torch.einsum("bnd,bnc->bdc", self.proj_Cto1(kernels_x), kernels_x)
         correlated = correlated * torch.sigmoid(prototype).unsqueeze(1)
         return x + self.act(self.ln(correlated))
 
+    def forward(self, x: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
+        x_proj, kernels_x = self.search_kernels(x)
+        return self.modulate(x, x_proj, self.conv_att.apply(kernels_x, depth, point))
+
 
 class Attention(nn.Module):
     """Multi-head attention whose head width is at least 32 (EfficientMod's choice).
 
-    Eager PyTorch uses the fused ``scaled_dot_product_attention`` (markedly faster on CPU);
-    ONNX export and FLOP counting (``explicit = True``) use the plain MatMul/Softmax form,
-    which every converter parses and FlopCounterMode counts.
+    Eager PyTorch uses the fused ``scaled_dot_product_attention`` (markedly faster on CPU).
+    ``explicit`` selects the plain MatMul/Softmax form instead, which every ONNX converter
+    parses and FlopCounterMode counts; the export wrappers and ``count_flops`` set it, per
+    model, for the duration of their call (``explicit_attention``).
     """
-
-    explicit = False
 
     def __init__(self, dim: int, num_heads: int):
         super().__init__()
+        self.explicit = False
         self.num_heads = num_heads
         self.head_dim = max(dim // num_heads, 32)
         self.scale = self.head_dim**-0.5
@@ -296,7 +308,7 @@ class Attention(nn.Module):
         q, k, v = self.qkv_heads(x).unbind(0)
         k = torch.cat([k, extra_k], dim=2)
         v = torch.cat([v, extra_v], dim=2)
-        if self.explicit or torch.onnx.is_in_onnx_export():
+        if self.explicit:
             attn = torch.softmax(torch.matmul(q * self.scale, k.transpose(-2, -1)), dim=-1)
             out = torch.matmul(attn, v).transpose(1, 2)
         else:
@@ -381,6 +393,10 @@ class Stage(nn.Module):
         return x
 
 
+EtmStep = Callable[[int, ETM, torch.Tensor], torch.Tensor]
+AttentionStep = Callable[[int, AttentionBlock, torch.Tensor], torch.Tensor]
+
+
 class Backbone(nn.Module):
     """EfficientMod-xxs cut to three stages, with ETM, OPE and template-search attention."""
 
@@ -388,6 +404,28 @@ class Backbone(nn.Module):
         super().__init__()
         self.patch_embed = PatchEmbed(3, cfg.embed_dims[0], 7, 4, 3)
         self.layers = nn.ModuleList([Stage(cfg, i, deploy) for i in range(3)])
+
+    def walk(
+        self, x: torch.Tensor, etm_step: EtmStep, attention_step: AttentionStep, last_downsample: bool = True
+    ) -> torch.Tensor:
+        """The one pass through the stem and the stages, shared by the template and search
+        branches and the official baseline: they differ only in what happens at each ETM and
+        at the attention block, so those two steps are theirs, called as ``step(stage index,
+        block, features) -> features``. The template stops before the last down-sampling.
+
+        Normalised crop (B, 3, H, W) -> channels-last features.
+        """
+        x = self.patch_embed(x.permute(0, 2, 3, 1))
+        for i, stage in enumerate(self.layers):
+            x = stage.run_modulation(x)
+            if stage.has_etm:
+                x = etm_step(i, stage.etm, x)
+            x = stage.ope(x)
+            if stage.has_attention:
+                x = attention_step(i, stage.attention, x)
+            if last_downsample or i < len(self.layers) - 1:
+                x = stage.downsample(x)
+        return x
 
 
 class CornerHead(nn.Module):
@@ -469,40 +507,39 @@ class AsymTrack(nn.Module):
     # -- template branch ---------------------------------------------------------------------
     def template(self, z: torch.Tensor) -> TemplateState:
         """Normalised template crop (B, 3, Ht, Wt) -> template state (see ``state_spec``)."""
-        layers = self.backbone.layers
-        z = self.backbone.patch_embed(z.permute(0, 2, 3, 1))
-        z = layers[0].downsample(layers[0].ope(layers[0].run_modulation(z)))
         state: TemplateState = {}
-        for i in (1, 2):
-            z = layers[i].run_modulation(z)
-            state[f"stage{i}_etm_depth"], state[f"stage{i}_etm_point"] = layers[i].etm.modulation(z)
-            z = layers[i].ope(z)
-            if i == 1:
-                z = layers[1].downsample(z)
-        state["stage2_attn_key"], state["stage2_attn_value"] = layers[2].attention.template_kv(z)
+
+        def etm_step(i: int, etm: ETM, z: torch.Tensor) -> torch.Tensor:
+            state[f"stage{i}_etm_depth"], state[f"stage{i}_etm_point"] = etm.modulation(z)
+            return z
+
+        def attention_step(i: int, block: AttentionBlock, z: torch.Tensor) -> torch.Tensor:
+            state[f"stage{i}_attn_key"], state[f"stage{i}_attn_value"] = block.template_kv(z)
+            return z
+
+        self.backbone.walk(z, etm_step, attention_step, last_downsample=False)
         return state
 
     # -- search branch -----------------------------------------------------------------------
     def search_features(self, x: torch.Tensor, state: TemplateState) -> torch.Tensor:
         """Normalised search crop -> last backbone output (B, Hs/32, Ws/32, 256), channels last."""
-        layers = self.backbone.layers
-        x = self.backbone.patch_embed(x.permute(0, 2, 3, 1))
-        x = layers[0].downsample(layers[0].ope(layers[0].run_modulation(x)))
-        for i in (1, 2):
-            stage = layers[i]
-            x = stage.run_modulation(x)
-            x = stage.etm(x, state[f"stage{i}_etm_depth"], state[f"stage{i}_etm_point"])
-            x = stage.ope(x)
-            if stage.has_attention:
-                x = stage.attention(x, state["stage2_attn_key"], state["stage2_attn_value"])
-            x = stage.downsample(x)
-        return x
+
+        def etm_step(i: int, etm: ETM, x: torch.Tensor) -> torch.Tensor:
+            return etm(x, state[f"stage{i}_etm_depth"], state[f"stage{i}_etm_point"])
+
+        def attention_step(i: int, block: AttentionBlock, x: torch.Tensor) -> torch.Tensor:
+            return block(x, state[f"stage{i}_attn_key"], state[f"stage{i}_attn_value"])
+
+        return self.backbone.walk(x, etm_step, attention_step)
+
+    def head(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Last backbone output (channels last) -> neck and corner head -> (box, score)."""
+        return self.box_head(self.bottleneck(features).permute(0, 3, 1, 2))
 
     def search(self, x: torch.Tensor, state: TemplateState) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised search crop (B, 3, Hs, Ws) + state -> (box (B, 4) normalised cx, cy, w, h;
         score (B,) in [0, 1])."""
-        feat = self.bottleneck(self.search_features(x, state))
-        return self.box_head(feat.permute(0, 3, 1, 2))
+        return self.head(self.search_features(x, state))
 
     def forward(self, template: torch.Tensor, search: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both branches in one call, for training."""
@@ -540,19 +577,33 @@ def build_model(variant: str = "tiny", train: bool = False) -> AsymTrack:
     return model.train() if train else model.eval()
 
 
+@contextmanager
+def explicit_attention(*modules: nn.Module) -> Iterator[None]:
+    """Every attention block inside ``modules`` runs in its explicit MatMul/Softmax form while
+    the context lasts, then gets back the form it had: the form an ONNX trace must record and
+    FlopCounterMode can count. Other models keep the fused kernel meanwhile."""
+    blocks = [m for module in modules for m in module.modules() if isinstance(m, Attention)]
+    before = [block.explicit for block in blocks]
+    for block in blocks:
+        block.explicit = True
+    try:
+        yield
+    finally:
+        for block, explicit in zip(blocks, before):
+            block.explicit = explicit
+
+
 def count_flops(fn, *args) -> int:
     """FLOPs of one call, counting a multiply-add as 2 (torch's FlopCounterMode).
 
-    Our attention runs in its explicit form while counting, so its products are counted
-    (FlopCounterMode skips CPU ``scaled_dot_product_attention``)."""
+    The models the call runs on (the owner of a bound method such as ``model.search``, and any
+    module among ``args``) run their attention in its explicit form while counting, so its
+    products are counted (FlopCounterMode skips CPU ``scaled_dot_product_attention``)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    Attention.explicit = True
-    try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            fn(*args)
-    finally:
-        Attention.explicit = False
+    models = [m for m in (getattr(fn, "__self__", None), *args) if isinstance(m, nn.Module)]
+    with explicit_attention(*models), FlopCounterMode(display=False) as counter, torch.no_grad():
+        fn(*args)
     return int(counter.get_total_flops())
 
 

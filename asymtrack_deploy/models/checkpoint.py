@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from .asymtrack import OPE, AsymTrack
+from .asymtrack import OPE, AsymTrack, build_model
 
-__all__ = ["CheckpointError", "load_checkpoint", "read_state_dict", "checkpoint_filter_fn", "save_checkpoint"]
+__all__ = ["CheckpointError", "load_checkpoint", "load_model", "read_state_dict", "checkpoint_filter_fn", "save_checkpoint"]
 
 _OPE_BRANCH = re.compile(r"^(?P<prefix>.*)\.rbr_conv\.(?P<idx>\d+)\.weight$")
 _STAGE_BLOCK = re.compile(r"^backbone\.layers\.(?P<stage>\d+)\.blocks\.(?P<block>\d+)\.gamma_1$")
@@ -172,6 +172,32 @@ def load_checkpoint(model: AsymTrack, path: str | os.PathLike) -> AsymTrack:
 
 def _to_dtype(state_dict: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
     return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
+
+
+def load_model(
+    variant: str = "tiny",
+    checkpoint: str | os.PathLike | None = None,
+    random_weights: bool = False,
+    seed: int = 0,
+) -> AsymTrack:
+    """The deploy-form fp32 model in eval mode on CPU, from ``checkpoint`` or, asked for
+    explicitly, from random weights seeded with ``seed``: the one way every caller (export,
+    the torch backend) gets its model.
+
+    Random weights are the same for the same seed on any call, and are drawn from a forked RNG
+    so that the caller's global RNG state is left alone. Raises CheckpointError (a ValueError)
+    for a checkpoint that does not fit ``variant``, ValueError for both or neither source.
+    """
+    if checkpoint is not None and random_weights:
+        raise ValueError("give either a checkpoint or random_weights=True, not both")
+    if checkpoint is not None:
+        return load_checkpoint(build_model(variant), checkpoint).eval()
+    if not random_weights:
+        raise ValueError("no weights given: pass a checkpoint, or random_weights=True for a model that runs "
+                         "but does not track")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(variant).eval()
 
 
 def save_checkpoint(model: AsymTrack, path: str | os.PathLike, half: bool = False, **extra) -> Path:

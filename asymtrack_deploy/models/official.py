@@ -6,14 +6,15 @@ cached kernels again, applies them with a per-sample ``conv1d`` loop, and runs t
 attention block over [search; template] tokens with ``scaled_dot_product_attention``, dropping
 the template outputs afterwards. This module reproduces that order of work (same weights, same
 results within float rounding) so that ``bench`` can put the official way of running AsymTrack
-beside our split, in one run, on the same machine.
+beside our split, in one run, on the same machine. The walk through the backbone is the
+model's own (``Backbone.walk``); only the ETM and attention steps are the official ones.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from .asymtrack import AsymTrack
+from .asymtrack import ETM, AsymTrack, AttentionBlock
 
 __all__ = ["official_template_cache", "official_search"]
 
@@ -21,24 +22,22 @@ __all__ = ["official_template_cache", "official_search"]
 @torch.no_grad()
 def official_template_cache(model: AsymTrack, z: torch.Tensor) -> dict[str, torch.Tensor]:
     """What the official model keeps after the first frame: ETM kernels and template tokens."""
-    layers = model.backbone.layers
-    z = model.backbone.patch_embed(z.permute(0, 2, 3, 1))
-    z = layers[0].downsample(layers[0].ope(layers[0].run_modulation(z)))
     cache: dict[str, torch.Tensor] = {}
-    for i in (1, 2):
-        z = layers[i].run_modulation(z)
-        etm = layers[i].etm
-        cache[f"stage{i}_kernels"] = torch.einsum("bhwn,bhwc->bnc", etm.pre_kernels(z), z)
-        z = layers[i].ope(z)
-        if i == 1:
-            z = layers[1].downsample(z)
-    cache["stage2_tokens"] = z.flatten(1, 2)
+
+    def etm_step(i: int, etm: ETM, z: torch.Tensor) -> torch.Tensor:
+        cache[f"stage{i}_kernels"] = etm.template_kernels(z)
+        return z
+
+    def attention_step(i: int, block: AttentionBlock, z: torch.Tensor) -> torch.Tensor:
+        cache[f"stage{i}_tokens"] = z.flatten(1, 2)
+        return z
+
+    model.backbone.walk(z, etm_step, attention_step, last_downsample=False)
     return cache
 
 
-def _official_etm(etm, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-    x_proj = etm.pre_kernels_x(x)
-    kernels_x = torch.einsum("bhwn,bhwc->bnc", x_proj, x)
+def _official_etm(etm: ETM, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    x_proj, kernels_x = etm.search_kernels(x)
     att = etm.conv_att
     w = att.weight_linear(kernels)
     n = att.num_proposals
@@ -46,13 +45,10 @@ def _official_etm(etm, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     for i in range(x.shape[0]):  # the official loop over samples, with dynamic conv1d weights
         out = F.relu(F.conv1d(kernels_x[i : i + 1], w[i, :, :3].reshape(n, 1, 3), groups=n, padding="same"))
         outs.append(F.conv1d(out, w[i, :, 3:].reshape(n, n, 1), padding="same"))
-    kernels_x = att.norm(torch.cat(outs, dim=0))
-    correlated = torch.einsum("bnc,bhwn->bhwc", kernels_x, x_proj)
-    prototype = torch.einsum("bnd,bnc->bdc", etm.proj_Cto1(kernels_x), kernels_x)
-    return x + etm.act(etm.ln(correlated * torch.sigmoid(prototype).unsqueeze(1)))
+    return etm.modulate(x, x_proj, att.norm(torch.cat(outs, dim=0)))
 
 
-def _official_attention(block, x: torch.Tensor, z_tokens: torch.Tensor) -> torch.Tensor:
+def _official_attention(block: AttentionBlock, x: torch.Tensor, z_tokens: torch.Tensor) -> torch.Tensor:
     b, h, w, c = x.shape
     tokens = torch.cat([x.reshape(b, h * w, c), z_tokens], dim=1)
     q, k, v = block.attn.qkv_heads(block.norm1(tokens)).unbind(0)
@@ -67,14 +63,11 @@ def official_search(model: AsymTrack, x: torch.Tensor, cache: dict[str, torch.Te
     """One official tracking step: backbone (template cached) + neck + head -> (box, score).
 
     (The official head has no score; ours costs one 3x3 pooling of two 8x8 maps.)"""
-    layers = model.backbone.layers
-    t = model.backbone.patch_embed(x.permute(0, 2, 3, 1))
-    t = layers[0].downsample(layers[0].ope(layers[0].run_modulation(t)))
-    for i in (1, 2):
-        t = layers[i].run_modulation(t)
-        t = _official_etm(layers[i].etm, t, cache[f"stage{i}_kernels"])
-        t = layers[i].ope(t)
-        if i == 2:
-            t = _official_attention(layers[2].attention, t, cache["stage2_tokens"])
-        t = layers[i].downsample(t)
-    return model.box_head(model.bottleneck(t).permute(0, 3, 1, 2))
+
+    def etm_step(i: int, etm: ETM, t: torch.Tensor) -> torch.Tensor:
+        return _official_etm(etm, t, cache[f"stage{i}_kernels"])
+
+    def attention_step(i: int, block: AttentionBlock, t: torch.Tensor) -> torch.Tensor:
+        return _official_attention(block, t, cache[f"stage{i}_tokens"])
+
+    return model.head(model.backbone.walk(x, etm_step, attention_step))

@@ -6,12 +6,6 @@ import torch
 from .asymtrack import AsymTrack, count_flops, parameter_count
 
 
-def _template_modules(model: AsymTrack) -> list[torch.nn.Module]:
-    """Modules the template branch runs (the rest of the backbone is shared with search)."""
-    layers = model.backbone.layers
-    return [model.backbone.patch_embed, *layers]
-
-
 def branch_parameters(model: AsymTrack) -> dict[str, int]:
     """Parameters each branch touches. The backbone weights are shared by both branches; the
     neck and head belong to search only."""

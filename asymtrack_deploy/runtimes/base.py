@@ -5,8 +5,9 @@ opaque *state handle* that stays wherever the backend keeps it (device memory, b
 infer request); ``search(crops, state)`` runs one step. Crops are RGB uint8 arrays
 (B, H, W, 3): cast, scaling, normalisation and layout change happen inside the backend's graph.
 
-The base class owns the public methods (input checks, batch checks, timing); subclasses
-implement ``_template_impl`` and ``_search_impl`` (the Polygraphy runner pattern).
+The base class owns the public methods (input checks, batch checks, timing, closing);
+subclasses implement ``_template_impl``, ``_search_impl`` and, when they hold resources,
+``_close_impl`` (the Polygraphy runner pattern).
 """
 from __future__ import annotations
 
@@ -71,10 +72,12 @@ class Backend(ABC):
     def __init__(self) -> None:
         self.last_template_ms = float("nan")
         self.last_search_ms = float("nan")
+        self._closed = False
 
     # -- public API --------------------------------------------------------------------------
     def template(self, crops: np.ndarray) -> Any:
         """Template crops (B, Ht, Wt, 3) uint8 RGB -> a state handle for ``search``."""
+        self._check_open()
         crops = self._check_crops(crops, self.info.template_size, "template")
         t0 = time.perf_counter_ns()
         state = self._template_impl(crops)
@@ -84,6 +87,7 @@ class Backend(ABC):
     def search(self, crops: np.ndarray, state: Any) -> tuple[np.ndarray, np.ndarray]:
         """Search crops (B, Hs, Ws, 3) uint8 RGB + state -> boxes (B, 4) float32 as normalised
         (cx, cy, w, h), scores (B,) float32 in [0, 1]."""
+        self._check_open()
         if state is None:
             raise RuntimeError("search() needs the state that template() returned; call template() first")
         crops = self._check_crops(crops, self.info.search_size, "search")
@@ -93,7 +97,12 @@ class Backend(ABC):
         return np.asarray(boxes, dtype=np.float32).reshape(-1, 4), np.asarray(scores, dtype=np.float32).reshape(-1)
 
     def close(self) -> None:
-        """Release device memory and sessions; the backend is unusable afterwards."""
+        """Release device memory and sessions; the backend is unusable afterwards (its calls
+        raise RuntimeError). Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        self._close_impl()
 
     def describe(self) -> str:
         """One line naming the runtime, its version and where it runs (for parity records)."""
@@ -116,6 +125,9 @@ class Backend(ABC):
     @abstractmethod
     def _search_impl(self, crops: np.ndarray, state: Any) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def _close_impl(self) -> None:
+        """Release what the backend holds; called once, by ``close``."""
+
     def _check_own_state(self, state: Any, kind: type) -> None:
         """A state handle is only valid with the backend instance that made it."""
         if not isinstance(state, kind) or getattr(state, "owner", None) != id(self):
@@ -124,11 +136,9 @@ class Backend(ABC):
                 f"got {type(state).__name__}"
             )
 
-    def _live(self, handle: Any) -> Any:
-        """``handle`` (a session, an infer request...), or an error once the backend is closed."""
-        if handle is None:
+    def _check_open(self) -> None:
+        if self._closed:
             raise RuntimeError(f"this {type(self).__name__} is closed; create a new one")
-        return handle
 
     def _check_crops(self, crops: np.ndarray, size: int, what: str) -> np.ndarray:
         if not isinstance(crops, np.ndarray):

@@ -169,7 +169,7 @@ class OnnxRuntimeBackend(Backend):
 
     def _template_impl(self, crops: np.ndarray) -> OrtTemplateState:
         ort = _ort()
-        session = self._live(self._template_session)
+        session = self._template_session
         binding = session.io_binding()
         binding.bind_cpu_input(self.bundle.manifest.graph("template").inputs[0].name, crops)
         values = {spec.name: self._alloc(ort, spec, self._device) for spec in self._state_specs}
@@ -179,7 +179,7 @@ class OnnxRuntimeBackend(Backend):
         return OrtTemplateState(values, id(self))
 
     def _search_impl(self, crops: np.ndarray, state: OrtTemplateState) -> tuple[np.ndarray, np.ndarray]:
-        session = self._live(self._search_session)
+        session = self._search_session
         if state is not self._bound_state:
             self._bind_state(state)
         self._crop_value.update_inplace(crops)
@@ -193,7 +193,7 @@ class OnnxRuntimeBackend(Backend):
             self._search_binding.bind_ortvalue_input(name, value)
         self._bound_state = state
 
-    def close(self) -> None:
+    def _close_impl(self) -> None:
         self._bound_state = None
         self._search_binding = None
         self._template_session = None

@@ -176,7 +176,7 @@ class OpenVinoBackend(Backend):
 
     def _template_impl(self, crops: np.ndarray) -> OpenVinoTemplateState:
         ov = _ov()
-        request = self._live(self._template_request)
+        request = self._template_request
         spec = self.bundle.manifest.graph("template")
         request.get_tensor(spec.inputs[0].name).data[...] = crops
         tensors = {}
@@ -187,7 +187,7 @@ class OpenVinoBackend(Backend):
         return OpenVinoTemplateState(tensors, id(self))
 
     def _search_impl(self, crops: np.ndarray, state: OpenVinoTemplateState) -> tuple[np.ndarray, np.ndarray]:
-        request = self._live(self._search_request)
+        request = self._search_request
         if state is not self._bound_state:
             self._bind_state(state)
         self._crop_tensor.data[...] = crops
@@ -201,7 +201,7 @@ class OpenVinoBackend(Backend):
             self._search_request.set_tensor(name, tensor)
         self._bound_state = state
 
-    def close(self) -> None:
+    def _close_impl(self) -> None:
         self._bound_state = None
         self._template_request = None
         self._search_request = None

@@ -142,7 +142,7 @@ class TensorRTBackend(Backend):
         verify: bool = True,
     ) -> None:
         super().__init__()
-        self._closed = True
+        self._closed = True  # until the stream exists, close() has nothing to release
         trt = require("tensorrt", "tensorrt")
         self._cudart = cuda_runtime()
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
@@ -237,7 +237,6 @@ class TensorRTBackend(Backend):
         return f"tensorrt {self.info.extra['tensorrt']} on {self.info.extra['gpu']}"
 
     def _template_impl(self, crops: np.ndarray) -> TensorRTTemplateState:
-        self._check_open()
         m = self.bundle.manifest
         spec = m.graph("template")
         crop_host, crop_dev = self._host[spec.inputs[0].name], self._buffers[("template", spec.inputs[0].name)]
@@ -251,7 +250,6 @@ class TensorRTBackend(Backend):
         return state
 
     def _search_impl(self, crops: np.ndarray, state: TensorRTTemplateState) -> tuple[np.ndarray, np.ndarray]:
-        self._check_open()
         if state is not self._bound_state:
             self._bind_state(state)
         spec = self.bundle.manifest.graph("search")
@@ -301,14 +299,7 @@ class TensorRTBackend(Backend):
         if not self._contexts[graph].execute_async_v3(int(self._stream)):
             raise RuntimeError(f"TensorRT could not enqueue the {graph} engine")
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("this TensorRTBackend is closed; create a new one")
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _close_impl(self) -> None:
         self._bound_state = None
         if self._graph_exec is not None:
             _call(self._cudart.cudaGraphExecDestroy(self._graph_exec))

@@ -5,34 +5,43 @@ the device and the search step (normalisation included) is captured once in a CU
 static buffers; each frame copies the crop in, replays the graph and reads two small tensors
 out. ``precision="fp16"`` runs the network in half precision (CUDA only).
 
-``mode="official"`` runs each frame the way the official code does (template features cached,
-dynamic-conv weights re-derived and template tokens re-projected every frame, eager, no graph):
-the benchmark baseline.
+``OfficialTorchBackend`` (backend ``torch-official``) runs each frame the way the official code
+does (template features cached, dynamic-conv weights re-derived and template tokens re-projected
+every frame, eager, no graph): the benchmark baseline.
 """
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import numpy as np
 
+from ..demo import checkpoint_or_demo, default_checkpoint
 from .base import Backend, BackendInfo, require
 
-__all__ = ["TorchBackend", "default_checkpoint"]
+__all__ = ["TorchBackend", "OfficialTorchBackend", "default_checkpoint"]
 
 
-def default_checkpoint() -> Path | None:
-    """The demo checkpoint that ships with the package, when there is one."""
-    path = Path(__file__).resolve().parents[1] / "data" / "weights" / "asymtrack_tiny_demo.pth"
-    return path if path.is_file() else None
+def _load(variant, checkpoint, random_weights, seed):
+    from ..models import load_model
+
+    return load_model(variant, checkpoint, random_weights, seed)
 
 
 class TorchBackend(Backend):
+    """``TorchBackend(variant="tiny", checkpoint=None, device="cpu", precision="fp32")``.
+
+    Weights: ``checkpoint``; without one the demo weights, or seeded random weights with
+    ``random_weights=True`` (``seed``), for timing only; or ``model``, an AsymTrack already
+    loaded (the export pipeline's parity reference runs the model it exports). ``cuda_graph``: capture the search
+    step in a CUDA graph (None: on CUDA). ``threads``: torch's intra-op threads (process-wide).
+    """
+
     name = "torch"
 
     def __init__(
         self,
         variant: str = "tiny",
-        checkpoint: str | Path | None = None,
+        checkpoint: str | os.PathLike | None = None,
         device: str = "cpu",
         precision: str = "fp32",
         cuda_graph: bool | None = None,
@@ -41,51 +50,44 @@ class TorchBackend(Backend):
         random_weights: bool = False,
         seed: int = 0,
         model=None,
-        mode: str = "split",
     ):
         super().__init__()
-        self.torch = torch = require("torch", "torch")
-        from ..models import build_model, load_checkpoint
-
-        if mode not in ("split", "official"):
-            raise ValueError(f"mode must be 'split' or 'official', got {mode!r}")
-        self.mode = mode
-        if precision not in ("fp32", "fp16"):
-            raise ValueError(f"torch backend precision must be fp32 or fp16, got {precision!r}")
-        self.device = torch.device(device)
-        if precision == "fp16" and self.device.type != "cuda":
-            raise ValueError("fp16 needs a CUDA device (CPU half precision is slow and inexact)")
+        self.torch = require("torch", "torch")
+        self.device, self.dtype = self._placement(device, precision)
         if threads:
-            torch.set_num_threads(threads)
+            self.torch.set_num_threads(threads)
         if model is None:
-            model = self._build(build_model, load_checkpoint, variant, checkpoint, random_weights, seed)
-        self.dtype = torch.float16 if precision == "fp16" else torch.float32
+            checkpoint = checkpoint_or_demo(checkpoint, random_weights)
+            model = _load(variant, checkpoint, random_weights, seed)
         self.model = model.eval().to(self.device, self.dtype)
-        cfg = self.model.cfg
-        self.info = BackendInfo(
-            variant=cfg.name, template_size=cfg.template_size, search_size=cfg.search_size,
-            template_factor=cfg.template_factor, search_factor=cfg.search_factor, batch=batch,
-            precision=precision, target="torch" if mode == "split" else "torch-official",
-            extra={"device": str(self.device), "checkpoint": str(checkpoint) if checkpoint else None},
-        )
-        default_graph = self.device.type == "cuda" and mode == "split"
-        self.use_cuda_graph = default_graph if cuda_graph is None else cuda_graph
-        if self.use_cuda_graph and self.device.type != "cuda":
-            raise ValueError("cuda_graph=True needs a CUDA device")
+        self.info = self._make_info(precision, batch, checkpoint)
+        self.use_cuda_graph = self._wants_cuda_graph(cuda_graph)
         self._graph = None
 
-    @staticmethod
-    def _build(build_model, load_checkpoint, variant, checkpoint, random_weights, seed):
-        import torch
+    # -- setup -------------------------------------------------------------------------------
+    def _placement(self, device: str, precision: str):
+        """The torch device and dtype, or a ValueError for a precision this device cannot run."""
+        if precision not in ("fp32", "fp16"):
+            raise ValueError(f"torch backend precision must be fp32 or fp16, got {precision!r}")
+        device = self.torch.device(device)
+        if precision == "fp16" and device.type != "cuda":
+            raise ValueError("fp16 needs a CUDA device (CPU half precision is slow and inexact)")
+        return device, self.torch.float16 if precision == "fp16" else self.torch.float32
 
-        if checkpoint is None and not random_weights:
-            checkpoint = default_checkpoint()
-            if checkpoint is None:
-                raise ValueError("no checkpoint given and no demo weights installed: pass checkpoint=PATH "
-                                 "(or random_weights=True for timing only)")
-        torch.manual_seed(seed)
-        model = build_model(variant)
-        return model if checkpoint is None else load_checkpoint(model, checkpoint)
+    def _make_info(self, precision: str, batch: int, checkpoint) -> BackendInfo:
+        cfg = self.model.cfg
+        return BackendInfo(
+            variant=cfg.name, template_size=cfg.template_size, search_size=cfg.search_size,
+            template_factor=cfg.template_factor, search_factor=cfg.search_factor, batch=batch,
+            precision=precision, target=self.name,
+            extra={"device": str(self.device), "checkpoint": str(checkpoint) if checkpoint else None},
+        )
+
+    def _wants_cuda_graph(self, requested: bool | None) -> bool:
+        use = self.device.type == "cuda" if requested is None else requested
+        if use and self.device.type != "cuda":
+            raise ValueError("cuda_graph=True needs a CUDA device")
+        return use
 
     # -- branches ----------------------------------------------------------------------------
     def describe(self) -> str:
@@ -97,24 +99,15 @@ class TorchBackend(Backend):
 
     def _template_impl(self, crops: np.ndarray):
         with self.torch.inference_mode():
-            if self.mode == "official":
-                from ..models.official import official_template_cache
-
-                return official_template_cache(self.model, self._to_input(crops))
             return self.model.template(self._to_input(crops))
 
     def _search_impl(self, crops: np.ndarray, state):
-        if self.mode == "official":
-            from ..models.official import official_search
-
-            box, score = official_search(self.model, self._to_input(crops), state)
-            return box.float().cpu().numpy(), score.float().cpu().numpy()
         if self.use_cuda_graph:
             box, score = self._replay(crops, state)
         else:
             with self.torch.inference_mode():
                 box, score = self.model.search(self._to_input(crops), state)
-        return box.float().cpu().numpy(), score.float().cpu().numpy()
+        return _host(box), _host(score)
 
     # -- CUDA graph --------------------------------------------------------------------------
     def _capture(self, crops: np.ndarray, state) -> None:
@@ -143,6 +136,35 @@ class TorchBackend(Backend):
         self._graph.replay()
         return self._static_out
 
-    def close(self) -> None:
+    def _close_impl(self) -> None:
         self._graph = None
         self.model = None
+
+
+class OfficialTorchBackend(TorchBackend):
+    """The benchmark baseline: the torch backend's model and options, each frame run the way
+    the official code runs it (``models.official``), eagerly: no CUDA graph."""
+
+    name = "torch-official"
+
+    def _wants_cuda_graph(self, requested: bool | None) -> bool:
+        if requested:
+            raise ValueError("the official baseline runs eagerly, as the official code does: no cuda_graph")
+        return False
+
+    def _template_impl(self, crops: np.ndarray):
+        from ..models.official import official_template_cache
+
+        with self.torch.inference_mode():
+            return official_template_cache(self.model, self._to_input(crops))
+
+    def _search_impl(self, crops: np.ndarray, state):
+        from ..models.official import official_search
+
+        box, score = official_search(self.model, self._to_input(crops), state)
+        return _host(box), _host(score)
+
+
+def _host(tensor) -> np.ndarray:
+    """A result tensor as float32 numpy on the host."""
+    return tensor.float().cpu().numpy()

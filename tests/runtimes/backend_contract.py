@@ -41,9 +41,13 @@ def assert_state_of_another_instance_is_refused(backend_class, bundle, backend, 
 
 def assert_closed_backend_says_so(backend_class, bundle, pairs) -> None:
     backend = backend_class(bundle)
+    state = backend.template(pairs["template"][0:1])
     backend.close()
-    with pytest.raises(RuntimeError, match="closed"):
+    backend.close()  # closing twice is harmless
+    with pytest.raises(RuntimeError, match=f"this {type(backend).__name__} is closed"):
         backend.template(pairs["template"][0:1])
+    with pytest.raises(RuntimeError, match=f"this {type(backend).__name__} is closed"):
+        backend.search(pairs["search"][0:1], state)
 
 
 def assert_runs_without_torch(backend_name: str, bundle, box_tolerance: float) -> None:
