@@ -17,13 +17,10 @@ import numpy as np
 
 from .crop import clip_box, crop_square, map_box_back, to_rgb
 from .runtimes.base import Backend
+from .tracker_spec import DEFAULT_SCORE_THRESHOLD
 
 __all__ = ["Tracker", "BatchTracker", "TrackResult", "OpenCVTrackerAdapter", "DEFAULT_SCORE_THRESHOLD"]
 
-# Confidence below which the OpenCV-style adapter reports ok=False. The score is the geometric
-# mean, over both corner heatmaps, of the probability mass in the best 3x3 window (1.0: both
-# corners sharply located; 1/9 of that or less: mass spread over the whole map).
-DEFAULT_SCORE_THRESHOLD = 0.25
 
 
 @dataclass(frozen=True)
@@ -64,17 +61,18 @@ class Tracker:
     """``Tracker(load_backend("onnxruntime", bundle="out/tiny"))``, then ``init`` and ``update``.
 
     Frames are uint8 H x W x 3 in ``color_order`` ("bgr", as OpenCV reads them, or "rgb");
-    grayscale and 4-channel frames are accepted too.
+    grayscale and 4-channel frames are accepted too. ``clip_margin`` None: the bundle's
+    (``backend.info.tracker``, from the manifest).
     """
 
-    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float = 10.0):
+    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float | None = None):
         if color_order not in ("bgr", "rgb"):
             raise ValueError(f"color_order must be 'bgr' or 'rgb', got {color_order!r}")
         if backend.info.batch != 1:
             raise ValueError(f"Tracker follows one target; this backend was built for batch {backend.info.batch}")
         self.backend = backend
         self.color_order = color_order
-        self.clip_margin = clip_margin
+        self.clip_margin = backend.info.tracker.clip_margin if clip_margin is None else clip_margin
         self._template_state = None
         self._state: tuple[float, float, float, float] | None = None
 
@@ -125,12 +123,12 @@ class BatchTracker:
     share one frame. This is how one accelerator serves many streams.
     """
 
-    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float = 10.0):
+    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float | None = None):
         if color_order not in ("bgr", "rgb"):
             raise ValueError(f"color_order must be 'bgr' or 'rgb', got {color_order!r}")
         self.backend = backend
         self.color_order = color_order
-        self.clip_margin = clip_margin
+        self.clip_margin = backend.info.tracker.clip_margin if clip_margin is None else clip_margin
         self.size = backend.info.batch
         self._template_state = None
         self.states: list[tuple[float, float, float, float]] = []
@@ -176,12 +174,13 @@ class OpenCVTrackerAdapter:
     """The ``cv2.Tracker`` calling convention (as ``cv2.TrackerVit`` has it) over a Tracker.
 
     ``init(frame, bbox)``; ``update(frame) -> (ok, (x, y, w, h))`` with integer pixels;
-    ``getTrackingScore()``. ``ok`` is ``score >= score_threshold``.
+    ``getTrackingScore()``. ``ok`` is ``score >= score_threshold`` (None: the bundle's default).
     """
 
-    def __init__(self, tracker: Tracker, score_threshold: float = DEFAULT_SCORE_THRESHOLD):
+    def __init__(self, tracker: Tracker, score_threshold: float | None = None):
         self.tracker = tracker
-        self.score_threshold = score_threshold
+        default = tracker.backend.info.tracker.score_threshold
+        self.score_threshold = default if score_threshold is None else score_threshold
         self._score = 0.0
 
     def init(self, frame: np.ndarray, bbox) -> None:

@@ -22,6 +22,7 @@ import torch
 from .. import __version__
 from ..bundle import Bundle, GraphSpec, Manifest, ModelSpec, Preprocess, SourceSpec, TensorSpec, load_bundle, write_manifest
 from ..models import AsymTrack
+from ..tracker_spec import TrackerRules
 from .graph_checks import check_graph
 from .parity import BOX_TOLERANCE, measure_parity, parity_crops
 from .simplify import DEFAULT_SIMPLIFIER, simplifier_version, simplify
@@ -154,10 +155,11 @@ def _manifest(model: AsymTrack, graphs: dict, batch: int, opset: int, source: So
         model=ModelSpec(cfg.name, cfg.template_size, cfg.search_size, cfg.template_factor, cfg.search_factor),
         preprocess=Preprocess(mean=tuple(cfg.mean), std=tuple(cfg.std)),
         target="onnx",
-        precision="fp32",
+        precision="fp32",  # the manifest's inference section follows: fp32 arithmetic, OpenVINO hint f32
         batch=batch,
         opset=opset,
         graphs=specs,
+        tracker=TrackerRules(),  # the rules crop.py implements; derived targets inherit them
         state=specs["template"].outputs,
         source=source,
         toolkit_version=__version__,

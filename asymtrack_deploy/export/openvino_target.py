@@ -37,6 +37,7 @@ import onnx
 
 from ..bundle import Bundle, load_bundle, write_manifest
 from ..runtimes.base import require
+from ..tracker_spec import InferenceSpec
 from .calibration import DEFAULT_COUNT, CalibrationSet
 from .onnx_target import DEFAULT_OPSET
 from .parity import measure_parity, parity_crops
@@ -58,7 +59,7 @@ __all__ = ["export_openvino", "IR_FILES", "INFERENCE_PRECISION"]
 
 IR_FILES = {"template": ("template.xml", "template.bin"), "search": ("search.xml", "search.bin")}
 # precision -> the CPU inference precision pinned in the manifest (None: the device's default)
-INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "int8": None}
+INFERENCE_PRECISION = {p: InferenceSpec.for_precision(p).openvino_precision_hint for p in ("fp32", "fp16", "int8")}
 
 
 def export_openvino(
