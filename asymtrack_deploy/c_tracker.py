@@ -130,6 +130,7 @@ class CTracker:
         self.color_order = color_order
         self._lib = load_library(library)
         self._tracker = None
+        self._owns_bundle = True
         handle = _P()
         status = self._lib.asymtrack_bundle_open(os.fsencode(bundle), device.encode(), int(threads), ctypes.byref(handle))
         self._bundle = handle
@@ -137,13 +138,26 @@ class CTracker:
             message = self._lib.asymtrack_bundle_last_error(handle).decode(errors="replace")
             self.close()
             raise CTrackerError(status, message)
+        self._tracker = self._create_tracker()
+
+    def new_tracker(self) -> "CTracker":
+        """Another tracker on this one's bundle: the graphs are compiled once, each tracker owns
+        its template state (one target each)."""
+        self._live(self._tracker)
+        other = object.__new__(CTracker)
+        other.color_order, other._lib, other._bundle, other._owns_bundle = self.color_order, self._lib, self._bundle, False
+        other._tracker = None
+        other._tracker = other._create_tracker()
+        return other
+
+    def _create_tracker(self) -> ctypes.c_void_p:
         tracker = _P()
-        status = self._lib.asymtrack_tracker_create(handle, ctypes.byref(tracker))
+        status = self._lib.asymtrack_tracker_create(self._bundle, ctypes.byref(tracker))
         if status != 0:
-            message = self._lib.asymtrack_bundle_last_error(handle).decode(errors="replace")
+            message = self._lib.asymtrack_bundle_last_error(self._bundle).decode(errors="replace")
             self.close()
             raise CTrackerError(status, message)
-        self._tracker = tracker
+        return tracker
 
     # -- the C API under its own names -----------------------------------------------------------
     def init(self, frame: np.ndarray, box) -> None:
@@ -188,10 +202,11 @@ class CTracker:
         return self._lib.asymtrack_version().decode()
 
     def close(self) -> None:
-        """Destroy the tracker and close the bundle (the C side frees everything)."""
+        """Destroy the tracker and close the bundle (the C side frees the bundle when its last
+        tracker is gone)."""
         if self._tracker:
             self._lib.asymtrack_tracker_destroy(self._tracker)
-        if self._bundle:
+        if self._bundle and self._owns_bundle:
             self._lib.asymtrack_bundle_close(self._bundle)
         self._tracker = self._bundle = None
 
