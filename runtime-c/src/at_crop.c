@@ -169,16 +169,36 @@ static void plan_columns(const at_source* s, int dst_width, at_linear_plan* p) {
 }
 
 static void horizontal_pass(const at_source* s, const at_linear_plan* p, int64_t wy, int dst_width, int32_t* out) {
+    static const uint8_t zeros[4] = {0, 0, 0, 0}; /* a padding pixel */
     const uint8_t* row = source_row(s, wy);
-    int cn = s->channels;
-    for (int dx = 0; dx < dst_width; dx++)
-        for (int c = 0; c < cn; c++)
-            out[dx * cn + c] = pixel(s, row, p->col0[dx], c) * p->alpha0[dx] + pixel(s, row, p->col1[dx], c) * p->alpha1[dx];
+    const int cn = s->channels, o0 = s->order[0], o1 = s->order[1], o2 = s->order[2];
+    if (row == NULL) {
+        memset(out, 0, sizeof(int32_t) * (size_t)dst_width * (size_t)cn);
+        return;
+    }
+    for (int dx = 0; dx < dst_width; dx++, out += cn) {
+        const uint8_t* a = p->col0[dx] >= 0 ? row + p->col0[dx] : zeros;
+        const uint8_t* b = p->col1[dx] >= 0 ? row + p->col1[dx] : zeros;
+        const int32_t w0 = p->alpha0[dx], w1 = p->alpha1[dx];
+        if (cn == 3) {
+            out[0] = a[o0] * w0 + b[o0] * w1;
+            out[1] = a[o1] * w0 + b[o1] * w1;
+            out[2] = a[o2] * w0 + b[o2] * w1;
+        } else {
+            for (int c = 0; c < cn; c++) out[c] = a[s->order[c]] * w0 + b[s->order[c]] * w1;
+        }
+    }
 }
 
+/* Weights are in [0, 2048] and h <= 255 * 2049, so the value stays in [0, 255]: no clamp. */
 static uint8_t vertical_value(int32_t h0, int32_t h1, int32_t beta0, int32_t beta1) {
-    int32_t v = (((beta0 * (h0 >> 4)) >> 16) + ((beta1 * (h1 >> 4)) >> 16) + 2) >> 2;
-    return (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
+    return (uint8_t)((((beta0 * (h0 >> 4)) >> 16) + ((beta1 * (h1 >> 4)) >> 16) + 2) >> 2);
+}
+
+/* One destination row; a loop the compiler vectorises. */
+static void vertical_row(const int32_t* restrict h0, const int32_t* restrict h1, int32_t beta0, int32_t beta1,
+                         uint8_t* restrict out, size_t count) {
+    for (size_t j = 0; j < count; j++) out[j] = vertical_value(h0[j], h1[j], beta0, beta1);
 }
 
 static int64_t clamp_row(int64_t y, int64_t height) {
@@ -219,11 +239,12 @@ static int resize_linear(const at_source* s, uint8_t* dst, int dst_width, int ds
         const int32_t* h1 = cached_row(s, &plan, &cache, r1, r0, dst_width);
         int32_t beta0 = fixed_weight(1.0f - f), beta1 = fixed_weight(f);
         uint8_t* out = dst + (size_t)dy * n * (size_t)out_channels;
-        for (size_t dx = 0; dx < n; dx++)
-            for (int c = 0; c < out_channels; c++) {
-                size_t i = dx * (size_t)s->channels + (size_t)(s->channels == 1 ? 0 : c);
-                out[dx * (size_t)out_channels + (size_t)c] = vertical_value(h0[i], h1[i], beta0, beta1);
-            }
+        if (s->channels == out_channels) {
+            vertical_row(h0, h1, beta0, beta1, out, row_len);
+        } else { /* one channel replicated: GRAY2RGB */
+            for (size_t dx = 0; dx < n; dx++)
+                memset(out + dx * (size_t)out_channels, vertical_value(h0[dx], h1[dx], beta0, beta1), (size_t)out_channels);
+        }
     }
     free(block);
     return ASYMTRACK_OK;
