@@ -7,13 +7,15 @@ order and normalisation (done inside the graphs), every input and output name wi
 and dtype, which template-state tensors pass from the template graph to the search graph, the
 target, precision and batch, and sha256 digests of every file and of the source checkpoint.
 
-Layout of ``manifest.json`` (schema version 1)::
+Layout of ``manifest.json`` (schema version 2; every field: ``docs/manifest.md``)::
 
     schema_version, created_utc, toolkit_version
     model        {name, variant, template_size, search_size, template_factor, search_factor}
     preprocess   {color_order, layout, dtype, scale, mean, std, in_graph}
     postprocess  {box_format, box_normalized_by, score_range}
+    tracker      {crop, map_back, clip, outputs}: the tracker's rules (``tracker_spec.TrackerRules``)
     target, precision, batch, opset
+    inference    {arithmetic, openvino_precision_hint}  (``tracker_spec.InferenceSpec``)
     graphs       {"template"|"search": {files: {role: filename}, inputs: [tensor], outputs: [tensor]}}
     state        [tensor]      template-graph outputs that are search-graph inputs, in order
     files        {filename: {sha256, bytes}}   every file of the bundle
@@ -37,6 +39,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .tracker_spec import InferenceSpec, TrackerRules
+
 __all__ = [
     "MANIFEST_NAME",
     "SCHEMA_VERSION",
@@ -55,7 +59,7 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "manifest.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the tracker and inference sections
 GRAPH_NAMES = ("template", "search")
 _DTYPES = ("uint8", "int8", "int32", "int64", "float16", "float32")
 
@@ -303,6 +307,14 @@ class Manifest:
         }
     )
     schema_version: int = SCHEMA_VERSION
+    tracker: TrackerRules = field(default_factory=TrackerRules)
+    # None: the precision's standard rule (InferenceSpec.for_precision), so a derived bundle made
+    # with ``replace(manifest, precision=...)`` gets its own precision's rule
+    inference_override: InferenceSpec | None = None
+
+    @property
+    def inference(self) -> InferenceSpec:
+        return self.inference_override or InferenceSpec.for_precision(self.precision)
 
     @property
     def variant(self) -> str:
@@ -325,8 +337,10 @@ class Manifest:
             "model": self.model.to_dict(),
             "preprocess": self.preprocess.to_dict(),
             "postprocess": dict(self.postprocess),
+            "tracker": self.tracker.to_dict(),
             "target": self.target,
             "precision": self.precision,
+            "inference": self.inference.to_dict(),
             "batch": self.batch,
             "opset": self.opset,
             "graphs": {name: g.to_dict() for name, g in self.graphs.items()},
@@ -343,19 +357,18 @@ class Manifest:
     def from_dict(cls, data: Any) -> "Manifest":
         if not isinstance(data, dict):
             raise ValueError(f"manifest: the top level must be an object, got {type(data).__name__}")
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ValueError(
-                f"manifest: schema_version {version!r} is not supported by asymtrack-deploy "
-                f"(it reads version {SCHEMA_VERSION}); re-export the bundle with this version"
-            )
+        _check_schema_version(data)
         graphs = _need(data, "graphs", dict, "manifest")
+        precision = _need(data, "precision", str, "manifest")
+        inference = InferenceSpec.from_dict(data.get("inference"))
         return cls(
+            tracker=TrackerRules.from_dict(_need(data, "tracker", dict, "manifest")),
+            inference_override=None if inference == InferenceSpec.for_precision(precision) else inference,
             model=ModelSpec.from_dict(_need(data, "model", dict, "manifest")),
             preprocess=Preprocess.from_dict(_need(data, "preprocess", dict, "manifest")),
             postprocess=dict(data.get("postprocess") or {}),
             target=_need(data, "target", str, "manifest"),
-            precision=_need(data, "precision", str, "manifest"),
+            precision=precision,
             batch=_need(data, "batch", int, "manifest"),
             opset=data.get("opset"),
             graphs={name: GraphSpec.from_dict(g, f"graphs.{name}") for name, g in graphs.items()},
@@ -388,6 +401,17 @@ class Manifest:
             if t.name not in template_out or t.name not in search_in:
                 raise ValueError(f"manifest: state tensor {t.name!r} must be both a template output and a search input")
 
+        self._check_output_roles()
+
+    def _check_output_roles(self) -> None:
+        """The tracker's ``box`` and ``score`` roles name search outputs of shape (B, 4) and (B,)."""
+        outputs = {t.name: t.shape for t in self.graphs["search"].outputs}
+        for role, name, shape in (("box", self.tracker.box_output, (self.batch, 4)),
+                                  ("score", self.tracker.score_output, (self.batch,))):
+            if outputs.get(name) != shape:
+                raise ValueError(f"manifest: tracker.outputs.{role}.name {name!r} must be a search output "
+                                 f"of shape {list(shape)} (search outputs: {outputs})")
+
     def _check_graph(self, gname: str, graph: GraphSpec) -> None:
         for role, filename in graph.files.items():
             if filename not in self.files:
@@ -395,6 +419,32 @@ class Manifest:
         for t in graph.inputs + graph.outputs:
             if t.shape[0] != self.batch:
                 raise ValueError(f"manifest: {gname} tensor {t.name!r} has batch {t.shape[0]}, the bundle says {self.batch}")
+
+
+def _check_schema_version(data: dict) -> None:
+    """Version 2 only: older manifests lack the tracker rules, newer ones are not understood."""
+    version = data.get("schema_version")
+    if version == SCHEMA_VERSION:
+        return
+    if isinstance(version, int) and not isinstance(version, bool) and 0 < version < SCHEMA_VERSION:
+        raise ValueError(
+            f"manifest: schema_version {version} is older than this asymtrack-deploy reads ({SCHEMA_VERSION}: "
+            f"the tracker rules); re-export the bundle: {_reexport_command(data)}"
+        )
+    raise ValueError(
+        f"manifest: schema_version {version!r} is not supported by asymtrack-deploy "
+        f"(it reads version {SCHEMA_VERSION}); re-export the bundle with this version or upgrade asymtrack-deploy"
+    )
+
+
+def _reexport_command(data: dict) -> str:
+    model, source = data.get("model") or {}, data.get("source") or {}
+    if source.get("random_weights"):
+        weights = f"--random-weights --seed {source.get('seed') or 0}"
+    else:
+        weights = f"--checkpoint {source.get('checkpoint') or 'CHECKPOINT'}"
+    return (f"asymtrack-deploy export --target {data.get('target', 'onnx')} --precision {data.get('precision', 'fp32')} "
+            f"--variant {model.get('variant', 'tiny')} {weights} --out DIR --force")
 
 
 def _files_from_dict(data: dict) -> dict[str, FileRecord]:

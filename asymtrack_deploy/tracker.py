@@ -17,13 +17,9 @@ import numpy as np
 from .boxes import check_box
 from .crop import clip_box, crop_rgb, map_box_back
 from .runtimes.base import Backend
+from .tracker_spec import DEFAULT_SCORE_THRESHOLD
 
 __all__ = ["Tracker", "BatchTracker", "TrackResult", "OpenCVTrackerAdapter", "DEFAULT_SCORE_THRESHOLD"]
-
-# Confidence below which the OpenCV-style adapter reports ok=False. The score is the geometric
-# mean, over both corner heatmaps, of the probability mass in the best 3x3 window (1.0: both
-# corners sharply located; 1/9 of that or less: mass spread over the whole map).
-DEFAULT_SCORE_THRESHOLD = 0.25
 
 
 @dataclass(frozen=True)
@@ -56,15 +52,16 @@ class BatchTracker:
 
     Each target has its own template state row and its own frame (one camera each), or all
     share one frame. This is how one accelerator serves many streams; ``Tracker`` is the
-    BatchTracker of one target.
+    BatchTracker of one target. ``clip_margin`` None: the bundle's (``backend.info.tracker``,
+    from the manifest).
     """
 
-    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float = 10.0):
+    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float | None = None):
         if color_order not in ("bgr", "rgb"):
             raise ValueError(f"color_order must be 'bgr' or 'rgb', got {color_order!r}")
         self.backend = backend
         self.color_order = color_order
-        self.clip_margin = clip_margin
+        self.clip_margin = backend.info.tracker.clip_margin if clip_margin is None else clip_margin
         self.size = backend.info.batch
         self._template_state = None
         self.states: list[tuple[float, float, float, float]] = []
@@ -119,7 +116,7 @@ class Tracker:
     grayscale and 4-channel frames are accepted too. One target: a BatchTracker of one.
     """
 
-    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float = 10.0):
+    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float | None = None):
         if backend.info.batch != 1:
             raise ValueError(f"Tracker follows one target; this backend was built for batch {backend.info.batch}")
         self._batch = BatchTracker(backend, color_order, clip_margin)
@@ -154,12 +151,13 @@ class OpenCVTrackerAdapter:
     """The ``cv2.Tracker`` calling convention (as ``cv2.TrackerVit`` has it) over a Tracker.
 
     ``init(frame, bbox)``; ``update(frame) -> (ok, (x, y, w, h))`` with integer pixels;
-    ``getTrackingScore()``. ``ok`` is ``score >= score_threshold``.
+    ``getTrackingScore()``. ``ok`` is ``score >= score_threshold`` (None: the bundle's default).
     """
 
-    def __init__(self, tracker: Tracker, score_threshold: float = DEFAULT_SCORE_THRESHOLD):
+    def __init__(self, tracker: Tracker, score_threshold: float | None = None):
         self.tracker = tracker
-        self.score_threshold = score_threshold
+        default = tracker.backend.info.tracker.score_threshold
+        self.score_threshold = default if score_threshold is None else score_threshold
         self._score = 0.0
 
     def init(self, frame: np.ndarray, bbox) -> None:

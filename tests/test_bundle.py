@@ -102,7 +102,7 @@ def test_bad_json(bundle_dir):
         load_bundle(bundle_dir)
 
 
-@pytest.mark.parametrize("version", [None, 0, 2, "1"])
+@pytest.mark.parametrize("version", [None, 0, 3, "1"])
 def test_unknown_schema_version(bundle_dir, version):
     _edit(bundle_dir, lambda d: d.__setitem__("schema_version", version))
     with pytest.raises(ValueError, match=f"schema_version {version!r} is not supported"):

@@ -17,6 +17,7 @@ import torch
 from .. import __version__
 from ..bundle import GraphSpec, Manifest, ModelSpec, Preprocess, SourceSpec, TensorSpec
 from ..models import AsymTrack
+from ..tracker_spec import TrackerRules
 from .graph_checks import check_graph
 from .simplify import simplifier_version, simplify
 from .wrappers import SearchGraph, TemplateGraph
@@ -124,6 +125,7 @@ def onnx_manifest(model: AsymTrack, graphs: dict, batch: int, opset: int, source
         batch=batch,
         opset=opset,
         graphs=specs,
+        tracker=TrackerRules(),  # the rules crop.py implements; converted bundles inherit them
         state=specs["template"].outputs,
         source=source,
         toolkit_version=__version__,

@@ -33,13 +33,14 @@ import numpy as np
 import onnx
 
 from ..runtimes.base import require
+from ..tracker_spec import InferenceSpec
 from .pipeline import Conversion, ConversionJob, Converter
 
 __all__ = ["OpenVinoConverter", "IR_FILES", "INFERENCE_PRECISION", "isolate_einsum_operands"]
 
 IR_FILES = {"template": ("template.xml", "template.bin"), "search": ("search.xml", "search.bin")}
 # precision -> the CPU inference precision pinned in the manifest (None: the device's default)
-INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "int8": None}
+INFERENCE_PRECISION = {p: InferenceSpec.for_precision(p).openvino_precision_hint for p in ("fp32", "fp16", "int8")}
 
 
 class OpenVinoConverter(Converter):

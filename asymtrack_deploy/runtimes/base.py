@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..tracker_spec import TrackerRules
+
 __all__ = ["Backend", "BackendInfo", "BackendUnavailable", "require"]
 
 
@@ -51,6 +53,8 @@ class BackendInfo:
     precision: str = "fp32"
     target: str = ""
     extra: dict = field(default_factory=dict)
+    # crop/map-back/clip rules and score threshold: the manifest's, or the defaults (torch)
+    tracker: TrackerRules = field(default_factory=TrackerRules)
 
     @classmethod
     def from_manifest(cls, manifest, **extra) -> "BackendInfo":
@@ -60,6 +64,7 @@ class BackendInfo:
             variant=model.variant, template_size=model.template_size, search_size=model.search_size,
             template_factor=model.template_factor, search_factor=model.search_factor,
             batch=manifest.batch, precision=manifest.precision, target=manifest.target, extra=extra,
+            tracker=manifest.tracker,
         )
 
 

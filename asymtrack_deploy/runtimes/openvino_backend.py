@@ -9,7 +9,7 @@ request's own input tensor and the two small outputs are copied out.
 
 The CPU plugin picks bf16 (or f16) for inference on CPUs that have it unless told otherwise,
 which silently costs an fp32 bundle its parity; the bundle's manifest records the inference
-precision its parity was measured with (``runtime.inference_precision_hint``) and this backend
+precision its parity was measured with (``inference.openvino_precision_hint``) and this backend
 applies it. numpy and openvino only: no torch.
 """
 from __future__ import annotations
@@ -117,7 +117,7 @@ class OpenVinoBackend(Backend):
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         wanted = {"PERFORMANCE_HINT": "LATENCY"}
-        hint = precision or self._precision_hint(core, self.bundle.manifest.runtime.get("inference_precision_hint"))
+        hint = precision or self._precision_hint(core, self.bundle.manifest.inference.openvino_precision_hint)
         if hint:
             wanted["INFERENCE_PRECISION_HINT"] = hint
         if threads is not None:
