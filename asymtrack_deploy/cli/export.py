@@ -11,6 +11,7 @@ import typer
 from ..export.targets import target_names
 from .console import err, fail, out
 from .options import Precision, Variant
+from .serve import SERVING_HELP, serving_options
 
 NO_ARGS_IS_HELP = True
 
@@ -46,10 +47,14 @@ def command(
         Optional[str], typer.Option(help="x,y,w,h of the target in a --calib video or folder without groundtruth.txt.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON instead of tables.")] = False,
+    serving_backend: Annotated[Optional[str], typer.Option("--backend", help=SERVING_HELP["backend"])] = None,
+    instances: Annotated[Optional[int], typer.Option(min=1, help=SERVING_HELP["instances"])] = None,
+    max_batch: Annotated[Optional[int], typer.Option(min=1, help=SERVING_HELP["max_batch"])] = None,
 ) -> None:
     if checkpoint is not None and random_weights:
         raise typer.BadParameter("give either --checkpoint or --random-weights, not both")
     target_options = _target_options(target.value, precision.value, calib, calib_count, calib_seed, calib_box)
+    target_options.update(serving_options(target.value, serving_backend, instances, max_batch))
     if checkpoint is None and not random_weights:
         fail("no --checkpoint given; pass one, or --random-weights [--seed N] for a bundle that runs but does not track")
     if checkpoint is not None and not checkpoint.is_file():

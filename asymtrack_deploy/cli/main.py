@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "bench": "bench",
     "eval": "eval",
     "train": "train",
+    "serve": "serve",
 }
 
 

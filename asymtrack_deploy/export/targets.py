@@ -19,6 +19,7 @@ TARGETS: dict[str, str] = {
     "openvino": "asymtrack_deploy.export.openvino_target:export_openvino",
     "onnxruntime": "asymtrack_deploy.export.onnxruntime_target:export_onnxruntime",
     "tensorrt": "asymtrack_deploy.export.tensorrt_target:export_tensorrt",
+    "triton": "asymtrack_deploy.export.triton_target:export_triton",
 }
 
 

@@ -39,7 +39,7 @@ from ..bundle import MANIFEST_NAME, Bundle, load_bundle
 
 __all__ = [
     "RECORD_NAME", "TRACKER_MODEL", "SEARCH_MODEL", "TrackerOptions", "write_repository", "read_record",
-    "tracker_config", "render_pbtxt", "SERVING_BACKENDS",
+    "tracker_config", "render_pbtxt", "SERVING_BACKENDS", "check_out_dir",
 ]
 
 RECORD_NAME = "asymtrack_repository.json"
@@ -272,16 +272,23 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def check_out_dir(out_dir: str | os.PathLike, force: bool) -> None:
+    """Refuse an existing ``out_dir`` without ``force``, and any folder that is not a repository
+    written here even with it (so a long export can fail before it starts)."""
+    out_dir = Path(out_dir)
+    if not out_dir.exists():
+        return
+    if not force:
+        raise FileExistsError(f"{out_dir} already exists; pass --force (force=True) to replace it")
+    if not (out_dir / RECORD_NAME).is_file():
+        raise FileExistsError(f"{out_dir} is not a repository written by asymtrack-deploy (no {RECORD_NAME}); "
+                              "refusing to replace it")
+
+
 @contextmanager
 def _staged(out_dir: Path, force: bool) -> Iterator[Path]:
-    """A staging folder beside ``out_dir`` that replaces it at the end, or vanishes on error.
-    Only a folder holding a repository record is ever replaced."""
-    if out_dir.exists():
-        if not force:
-            raise FileExistsError(f"{out_dir} already exists; pass --force (force=True) to replace it")
-        if not (out_dir / RECORD_NAME).is_file():
-            raise FileExistsError(f"{out_dir} is not a repository written by asymtrack-deploy (no {RECORD_NAME}); "
-                                  "refusing to replace it")
+    """A staging folder beside ``out_dir`` that replaces it at the end, or vanishes on error."""
+    check_out_dir(out_dir, force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
