@@ -15,6 +15,8 @@ Requires ``tritonclient`` (``pip install 'asymtrack-deploy[serve]'``).
 """
 from __future__ import annotations
 
+import hashlib
+
 import cv2
 import numpy as np
 
@@ -22,7 +24,7 @@ from ..runtimes.base import require
 from ..tracker import TrackResult, _check_box, _check_frame
 from .repository import TRACKER_MODEL
 
-__all__ = ["TritonTracker", "StreamLostError", "MAX_STREAM_ID"]
+__all__ = ["TritonTracker", "StreamLostError", "MAX_STREAM_ID", "pick_server"]
 
 MAX_STREAM_ID = 2**63 - 1
 _LOST_MARKERS = ("must specify the START flag", "has no template")
@@ -144,6 +146,15 @@ class TritonTracker:
         self.last_streams = int(answer.as_numpy("STREAMS").reshape(-1)[0])
         box = answer.as_numpy("BOX").reshape(-1)
         return TrackResult(tuple(float(v) for v in box), float(answer.as_numpy("SCORE").reshape(-1)[0]))
+
+
+def pick_server(servers: list[str], stream_id: int) -> str:
+    """The server that owns ``stream_id`` among ``servers`` (rendezvous hashing): every client
+    picks the same one, and adding or removing a server moves only the streams it gains or
+    loses. A stream's state lives in one server, so all its frames must go there."""
+    if not servers:
+        raise ValueError("pick_server needs at least one server")
+    return max(servers, key=lambda server: hashlib.sha256(f"{server}|{stream_id}".encode()).digest())
 
 
 def _split_url(url: str, protocol: str | None) -> tuple[str, str]:

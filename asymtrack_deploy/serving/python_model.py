@@ -30,6 +30,9 @@ from .streams import StreamTable, UnknownStreamError
 
 __all__ = ["TritonPythonModel", "Request", "parse_request", "open_table"]
 
+# serving backend -> its constructor's keyword for the repository's ``device`` parameter
+_DEVICE_OPTION = {"onnxruntime": "providers", "openvino": "device"}
+
 
 @dataclass
 class Request:
@@ -85,8 +88,10 @@ def open_table(model_dir: Path, parameters: dict[str, str]) -> StreamTable:
     if expected and manifest.is_file() and hashlib.sha256(manifest.read_bytes()).hexdigest() != expected:
         raise ValueError(f"{manifest}: differs from the one this repository was written with; re-export it")
     bundle = load_bundle(bundle_dir, verify=True)
-    threads = int(parameters.get("threads") or 0) or None
-    backend = load_backend(parameters["backend"], bundle=bundle, threads=threads)
+    options = {"threads": int(parameters.get("threads") or 0) or None}
+    if parameters.get("device"):
+        options[_DEVICE_OPTION[parameters["backend"]]] = parameters["device"]
+    backend = load_backend(parameters["backend"], bundle=bundle, **options)
     idle = float(parameters.get("idle_seconds") or 0) or None
     return StreamTable(backend, color_order="bgr", idle_seconds=idle)
 

@@ -85,6 +85,7 @@ class TrackerOptions:
     threads: int | None = None
     idle_seconds: float = 60.0
     streams_per_instance: int = 256
+    device: str | None = None  # onnxruntime providers ("cuda") or an OpenVINO device ("GPU"); None: CPU
 
     def check(self) -> None:
         if self.backend not in SERVING_BACKENDS:
@@ -101,14 +102,14 @@ class TrackerOptions:
 
 def write_repository(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, *, backend: str | None = None,
                      instances: int = 1, max_batch: int = 8, threads: int | None = None, idle_seconds: float = 60.0,
-                     streams_per_instance: int = 256, search_onnx: str | os.PathLike | None = None,
-                     force: bool = False) -> Path:
+                     streams_per_instance: int = 256, device: str | None = None,
+                     search_onnx: str | os.PathLike | None = None, force: bool = False) -> Path:
     """Write the repository for ``bundle_dir`` into ``out_dir`` (staged, renamed into place;
     an existing repository is replaced only with ``force``). ``backend``: "openvino" or
     "onnxruntime" (default: from the bundle's target). Returns ``out_dir``."""
     bundle = load_bundle(bundle_dir, verify=True)
     options = TrackerOptions(backend or _DEFAULT_BACKEND.get(bundle.target, bundle.target), instances, max_batch,
-                             threads, idle_seconds, streams_per_instance)
+                             threads, idle_seconds, streams_per_instance, device)
     options.check()
     _check_runs(bundle, options.backend)
     out_dir = Path(out_dir)
@@ -153,7 +154,8 @@ def tracker_config(options: TrackerOptions, bundle_batch: int, manifest_sha256: 
         "instance_group": [{"count": options.instances, "kind": "KIND_CPU"}],
         "parameters": {k: {"string_value": str(v)} for k, v in {
             "bundle": BUNDLE_FOLDER, "backend": options.backend, "threads": options.threads or 0,
-            "idle_seconds": options.idle_seconds, "bundle_manifest_sha256": manifest_sha256,
+            "idle_seconds": options.idle_seconds, "device": options.device or "",
+            "bundle_manifest_sha256": manifest_sha256,
             "toolkit_version": __version__}.items()},
     }
 

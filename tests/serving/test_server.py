@@ -162,3 +162,12 @@ def test_stop_leaves_no_process_of_the_server_behind(repository):
     assert len(_group_members(group)) == 3  # the server and one python stub per instance
     server.stop()
     assert _group_members(group) == []
+
+
+def test_bench_measures_the_server_and_the_in_process_tracker(server, repository):
+    from asymtrack_deploy.serving.bench import bench_in_process, bench_server, stream_frames
+
+    streams = [(frames[:4], box) for frames, box in stream_frames(2)]
+    assert [b for _, b in streams][1] != [b for _, b in streams][0]  # the second stream is mirrored
+    for row in (bench_server(server.http_url, streams), bench_in_process(repository / "tracker/1/bundle", streams)):
+        assert row["frames"] == 6 and row["fps"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"]
