@@ -7,10 +7,11 @@ at most one per stream, each with its control tensors: START (first frame: carri
 END (last request: the stream is forgotten after it), READY and CORRID (the stream id, UINT64).
 Frames of all streams in the batch go through the graphs together (``StreamTable.track``).
 
-Outputs are made with ``Tensor.from_dlpack``: the python backend of Triton 2.51 (r24.10) reads
-numpy 2 arrays given to ``pb_utils.Tensor`` as zero bytes long (its pybind11 predates numpy 2's
-descriptor layout), DLPack carries the size itself. Imports numpy, OpenCV, this package's
-runtime side and ``triton_python_backend_utils`` (present only inside the server).
+Tensors cross through DLPack both ways: the python backend of Triton 2.51 (r24.10) misreads
+numpy 2 arrays (its pybind11 predates numpy 2's descriptor layout: ``as_numpy()`` gives zero
+strides, ``pb_utils.Tensor(name, array)`` zero bytes), and it crashes decoding BYTES inputs, so
+encoded frames come as UINT8. Imports numpy, OpenCV, this package's runtime side and
+``triton_python_backend_utils`` (present only inside the server).
 """
 from __future__ import annotations
 
@@ -118,11 +119,10 @@ class TritonPythonModel:
         self.table.evict_idle()
         parsed, errors = self._parse(requests)
         results = self._run(parsed, errors)
-        responses = [self._response(results.get(i), errors.get(i)) for i in range(len(requests))]
-        for i, req in parsed.items():
-            if req.end and i not in errors:
+        for req in parsed.values():
+            if req.end:  # Triton forgets the sequence after END, whatever the answer was
                 self.table.end(req.stream_id)
-        return responses
+        return [self._response(results.get(i), errors.get(i)) for i in range(len(requests))]
 
     def finalize(self) -> None:
         self.table.backend.close()

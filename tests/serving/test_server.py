@@ -39,6 +39,31 @@ def test_three_streams_in_three_threads_get_the_in_process_trackers_boxes(server
         np.testing.assert_allclose(boxes[sid], reference_boxes(onnx_b1, frames, box), atol=0.01, rtol=0)
 
 
+def test_a_batch2_bundle_serves_frames_of_different_streams_in_one_call(onnx_b1, onnx_b2, streams, tmp_path):
+    """Triton hands the model requests of several streams at once; over a batch-2 bundle they
+    share graph calls. The boxes stay within 0.01 px of the in-process batch-1 Tracker."""
+    import json
+    import urllib.request
+
+    server_or_skip()
+    from asymtrack_deploy.serving import TritonServer, write_repository
+
+    repo = write_repository(onnx_b2, tmp_path / "repo", max_batch=4)
+    boxes = {}
+    with TritonServer(repo) as server:
+        threads = [threading.Thread(target=lambda i=i: boxes.__setitem__(i, _track(server.http_url, 700 + i, *streams[i])))
+                   for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with urllib.request.urlopen(f"http://{server.http_url}/v2/models/tracker/stats", timeout=10) as response:
+            batches = json.load(response)["model_stats"][0]["batch_stats"]
+    assert max(b["batch_size"] for b in batches) >= 2, batches
+    for i, (frames, box) in enumerate(streams):
+        np.testing.assert_allclose(boxes[i], reference_boxes(onnx_b1, frames, box), atol=0.01, rtol=0)
+
+
 def test_interleaved_streams_do_not_mix_over_grpc_and_encoded_frames(server, onnx_b1, streams):
     """Two streams alternate frame by frame on one thread: gRPC with raw frames, HTTP with PNG."""
     from asymtrack_deploy.serving import TritonTracker

@@ -77,3 +77,24 @@ def test_only_backends_whose_state_it_can_stack(onnx_b1):
 
     with pytest.raises(ValueError, match="serving runs the onnxruntime, openvino backends, not 'tensorrt'"):
         StreamTable(Other())
+
+
+def test_the_servers_side_never_imports_torch(onnx_b1):
+    """What runs inside the Triton stub: the model module, a StreamTable step on ONNX Runtime."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from asymtrack_deploy.serving import python_model, client, server\n"
+        "from asymtrack_deploy.serving.streams import StreamTable\n"
+        "from asymtrack_deploy.runtimes import load_bundle_backend\n"
+        "from asymtrack_deploy.sources import builtin_sequence\n"
+        "seq = builtin_sequence(); frames = seq.frames()[:2]\n"
+        f"table = StreamTable(load_bundle_backend({str(onnx_b1)!r}))\n"
+        "table.start([(1, frames[0], seq.init_box)]); table.track([(1, frames[1])])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
