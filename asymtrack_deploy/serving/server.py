@@ -98,8 +98,11 @@ def install_server(home: Path | None = None) -> Path:
                 if member.filename.startswith(_WHEEL_PREFIXES) and not member.is_dir():
                     path = Path(archive.extract(member, stage))
                     path.chmod((member.external_attr >> 16) & 0o777 or 0o644)
-        if not home.exists():
+        try:
             os.rename(stage, home)
+        except OSError:
+            if not (home / "pytriton").is_dir():  # not a concurrent install that finished first
+                raise
     return home
 
 
@@ -133,8 +136,10 @@ def _bundled(root: Path) -> ServerInstall:
     python_dir = backend_dir / "python"
     if not (python_dir / stub.name).is_file():
         python_dir.mkdir(parents=True, exist_ok=True)
-        for source in (*(server / "backends" / "python").iterdir(), stub):
-            shutil.copy2(source, python_dir / source.name)
+        for source in (*(server / "backends" / "python").iterdir(), stub):  # the stub last: it marks done
+            partial = python_dir / f".{source.name}.{os.getpid()}"
+            shutil.copy2(source, partial)
+            os.replace(partial, python_dir / source.name)
     return ServerInstall(server / "bin" / "tritonserver", backend_dir, bundled=True)
 
 
@@ -200,7 +205,7 @@ class TritonServer:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self._command(install), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=server_environment(install), start_new_session=True, preexec_fn=_die_with_parent,
+                env=server_environment(install), start_new_session=True, preexec_fn=_parent_death_signal(),
             )
         try:
             self._wait_ready()
@@ -315,13 +320,16 @@ def _wait_group_gone(group: int, timeout: float = 5.0) -> None:
         time.sleep(0.05)
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: on Linux, get SIGTERM when the launching process dies, so a
-    killed launcher does not leave a server behind."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _parent_death_signal():
+    """A function for the child to call between fork and exec: on Linux, ask for SIGTERM when
+    the launching process dies, so a killed launcher leaves no server behind. libc is looked
+    up here, in the parent: the child of a threaded parent should only make the call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
 
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
