@@ -8,7 +8,6 @@ had or cannot run, the tests that need it skip with the reason.
 from __future__ import annotations
 
 import platform
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -101,11 +100,10 @@ def server(repository):
     server_or_skip()
     from asymtrack_deploy.serving import ServerError, TritonServer
 
-    server = TritonServer(repository, host="127.0.0.1")
+    server = TritonServer(repository, host="127.0.0.1", log_path=repository.parent / "tritonserver.log")
     try:
         server.start()
     except ServerError as exc:
         pytest.skip(f"the Triton server does not run here: {exc}")
     yield server
     server.stop()
-    shutil.rmtree(server.log_path, ignore_errors=True)

@@ -83,10 +83,10 @@ def _wait_for_line(process, prefix: str, timeout: float = 180.0) -> str:
 
 
 @pytest.mark.slow
-def test_serve_runs_until_sigterm_and_leaves_no_process(repository):
+def test_serve_runs_until_sigterm_and_leaves_no_process(repository, tmp_path):
     server_or_skip()
     command = [sys.executable, "-m", "asymtrack_deploy.cli.main", "serve", str(repository),
-               "--http-port", "0", "--grpc-port", "0", "--instances", "2"]
+               "--http-port", "0", "--grpc-port", "0", "--instances", "2", "--log", str(tmp_path / "server.log")]
     env = {**os.environ, "COLUMNS": "200"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:

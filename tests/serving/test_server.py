@@ -50,7 +50,7 @@ def test_a_batch2_bundle_serves_frames_of_different_streams_in_one_call(onnx_b1,
 
     repo = write_repository(onnx_b2, tmp_path / "repo", max_batch=4)
     boxes = {}
-    with TritonServer(repo) as server:
+    with TritonServer(repo, log_path=tmp_path / "tritonserver.log") as server:
         threads = [threading.Thread(target=lambda i=i: boxes.__setitem__(i, _track(server.http_url, 700 + i, *streams[i])))
                    for i in range(3)]
         for t in threads:
@@ -178,11 +178,11 @@ def _group_members(group: int) -> list[int]:
     return members
 
 
-def test_stop_leaves_no_process_of_the_server_behind(repository):
+def test_stop_leaves_no_process_of_the_server_behind(repository, tmp_path):
     server_or_skip()
     from asymtrack_deploy.serving import TritonServer
 
-    server = TritonServer(repository, instances=2).start()
+    server = TritonServer(repository, instances=2, log_path=tmp_path / "tritonserver.log").start()
     group = server.process.pid
     assert len(_group_members(group)) == 3  # the server and one python stub per instance
     server.stop()
