@@ -84,6 +84,9 @@ TARGETS: dict[str, TargetEntry] = {
                     "asymtrack_deploy.export.openvino_target:OpenVinoConverter"),
         TargetEntry("tensorrt", "tensorrt", PRECISIONS, ("source_onnx", "tensorrt_engine", "builder_onnx"), "tensorrt",
                     "asymtrack_deploy.export.tensorrt_target:TensorRTConverter"),
+        # a Triton model repository around an openvino (default) or onnxruntime bundle
+        TargetEntry("triton", "openvino", PRECISIONS, ("source_onnx", "openvino_xml", "openvino_bin", "onnx"), "serve",
+                    "asymtrack_deploy.export.triton_target:TritonConverter", bench_precisions=()),
     )
 }
 

@@ -30,7 +30,7 @@ class TrackResult:
     score: float
 
 
-def _check_frame(frame: np.ndarray) -> None:
+def check_frame(frame: np.ndarray) -> None:
     if not isinstance(frame, np.ndarray):
         raise ValueError(f"frame must be a numpy array (H, W, 3) uint8, got {type(frame).__name__}")
     if frame.dtype != np.uint8:
@@ -75,7 +75,7 @@ class BatchTracker:
         if len(frames) != self.size:
             raise ValueError(f"expected {self.size} frames (one per target) or one shared frame, got {len(frames)}")
         for frame in frames:
-            _check_frame(frame)
+            check_frame(frame)
         return frames
 
     def _crops(self, frames, boxes, factor: float, size: int) -> tuple[np.ndarray, list[float]]:

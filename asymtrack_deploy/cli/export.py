@@ -10,6 +10,7 @@ import typer
 from .common import parse_box
 from .console import err, fail, out
 from .options import Precision, Target, Variant
+from .serve import SERVING_HELP
 
 NO_ARGS_IS_HELP = True
 
@@ -42,6 +43,9 @@ def command(
         Optional[str], typer.Option(help="x,y,w,h of the target in a --calib video or folder without groundtruth.txt.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON instead of tables.")] = False,
+    serving_backend: Annotated[Optional[str], typer.Option("--backend", help=SERVING_HELP["backend"])] = None,
+    instances: Annotated[Optional[int], typer.Option(min=1, help=SERVING_HELP["instances"])] = None,
+    max_batch: Annotated[Optional[int], typer.Option(min=1, help=SERVING_HELP["max_batch"])] = None,
 ) -> None:
     if checkpoint is not None and random_weights:
         raise typer.BadParameter("give either --checkpoint or --random-weights, not both")
@@ -53,6 +57,9 @@ def command(
                "opset": opset, "random_weights": random_weights, "seed": seed, "precision": precision.value,
                "calib": calib, "calib_count": calib_count, "calib_seed": calib_seed,
                "calib_box": parse_box(calib_box) if calib_box is not None else None}
+    # the triton target's own options, given only when set (another target refuses them)
+    options.update({k: v for k, v in (("backend", serving_backend), ("instances", instances),
+                                      ("max_batch", max_batch)) if v is not None})
     bundle = _export(target.value, options)
     if as_json:
         out.print_json(json.dumps(bundle.manifest.to_dict()))

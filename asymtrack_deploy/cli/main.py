@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "bench": "bench",
     "eval": "eval",
     "train": "train",
+    "serve": "serve",
 }
 
 

@@ -75,8 +75,9 @@ def export_graph(wrapper: TemplateGraph | SearchGraph, batch: int, opset: int, s
     return proto
 
 
-def trace(wrapper: TemplateGraph | SearchGraph, batch: int, opset: int) -> onnx.ModelProto:
-    """TorchScript-exporter trace with static shapes (no dynamic axes)."""
+def trace(wrapper: TemplateGraph | SearchGraph, batch: int, opset: int, dynamic_axes: dict | None = None) -> onnx.ModelProto:
+    """TorchScript-exporter trace with static shapes (``dynamic_axes``: only for the Triton
+    target's stateless search model, never in a bundle)."""
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
@@ -91,6 +92,7 @@ def trace(wrapper: TemplateGraph | SearchGraph, batch: int, opset: int) -> onnx.
             input_names=list(wrapper.input_names),
             output_names=list(wrapper.output_names),
             do_constant_folding=True,
+            dynamic_axes=dynamic_axes,
         )
     return onnx.load_from_string(buffer.getvalue())
 

@@ -20,6 +20,7 @@ manifest records; adding a target is one converter module and one ``catalogue.TA
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import os
 import time
@@ -28,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import catalogue
-from ..bundle import Bundle, GraphSpec, Manifest, SourceSpec, load_bundle, write_manifest
+from ..bundle import MANIFEST_NAME, Bundle, GraphSpec, Manifest, SourceSpec, load_bundle, write_manifest
 from ..parity import ParityCrops, compare_on_crops, parity_crops, tolerance_for
 from ..runtimes import Backend, load_backend
 from .calibration import DEFAULT_COUNT, CalibrationSet, calibration_set
@@ -67,6 +68,7 @@ class ConversionJob:
     source: Manifest
     precision: str
     feeds: CalibrationFeeds | None = None
+    model: object = None  # the AsymTrack being exported (fp32, eval mode), for converters that trace again
 
     def onnx_path(self, graph: str) -> Path:
         return self.stage / self.source.graph(graph).files["onnx"]
@@ -85,9 +87,17 @@ class Conversion:
 
 class Converter(ABC):
     """One export target's conversion. Target-specific keyword options (``device``,
-    ``workspace``...) are the subclass's constructor arguments."""
+    ``workspace``...) are the subclass's constructor arguments.
+
+    A target that delivers something around a bundle (a Triton repository) sets
+    ``bundle_target`` / ``parity_backend`` to the bundle's own, and rearranges the verified
+    bundle in ``finish``; ``bundle_path`` then says where the bundle lies in the delivery.
+    """
 
     target: str = ""
+    bundle_target: str | None = None  # the manifest's target (None: this target)
+    parity_backend: str | None = None  # the backend of the parity check (None: the catalogue's)
+    marker: str = MANIFEST_NAME  # the file that marks an earlier delivery that --force may replace
 
     def prepare(self, precision: str) -> None:
         """Check that the libraries this conversion needs are installed (before any work)."""
@@ -98,6 +108,12 @@ class Converter(ABC):
     def backend_options(self) -> dict:
         """Options of the target's backend for the export-time parity check."""
         return {}
+
+    def finish(self, stage: Path, job: ConversionJob) -> None:
+        """Turn the verified bundle in ``stage`` into the delivery (default: it is the bundle)."""
+
+    def bundle_path(self, out_dir: Path) -> Path:
+        return out_dir
 
 
 # -- options --------------------------------------------------------------------------------------
@@ -162,14 +178,15 @@ def _split_options(target: str, options: dict) -> tuple[ExportOptions, dict]:
 
 
 def _converter(entry: catalogue.TargetEntry, options: dict) -> Converter | None:
-    if entry.converter is None:
-        if options:
-            raise ValueError(f"target {entry.name!r} takes no option {', '.join(sorted(options))}")
-        return None
-    try:
-        return catalogue.load_object(entry.converter)(**options)
-    except TypeError as exc:
-        raise ValueError(f"target {entry.name!r}: {exc}") from None
+    """The target's converter with its own options; an option it does not take is a usage error."""
+    cls = catalogue.load_object(entry.converter) if entry.converter else None
+    takes = set(inspect.signature(cls).parameters) if cls else set()
+    unknown = sorted(set(options) - takes)
+    if unknown:
+        names = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        offered = ", ".join("--" + k.replace("_", "-") for k in sorted(takes)) or "none"
+        raise ValueError(f"{names}: not an option of --target {entry.name} (its own options: {offered})")
+    return cls(**options) if cls else None
 
 
 def _calibration(opts: ExportOptions) -> CalibrationSet | None:
@@ -198,6 +215,7 @@ class _Run:
     crops: ParityCrops
     started: float
     extra_files: tuple[str, ...] = ()
+    job: ConversionJob | None = None
 
     def parity(self, backend: str, options: dict, pairs: int, tolerance: float) -> dict:
         crops = replace(self.crops, templates=self.crops.templates[:pairs], searches=self.crops.searches[:pairs])
@@ -221,13 +239,16 @@ def export_bundle(target: str, **options) -> Bundle:
     if converter is not None:
         converter.prepare(opts.precision)
     calib = _calibration(opts)
-    with staged_bundle(opts.out_dir, opts.force) as stage:
+    marker = converter.marker if converter is not None else MANIFEST_NAME
+    with staged_bundle(opts.out_dir, opts.force, marker) as stage:
         run = _start(stage, opts, converter)
         manifest = _source_graphs(run, converter is None)
         if converter is not None:
             manifest = _convert(run, manifest, converter, entry, calib)
         _finish(run, manifest)
-    return load_bundle(opts.out_dir)
+        if converter is not None:
+            converter.finish(stage, run.job)
+    return load_bundle(converter.bundle_path(Path(opts.out_dir)) if converter is not None else opts.out_dir)
 
 
 def export_onnx(checkpoint, variant: str, out_dir, batch: int = 1, force: bool = False, **options) -> Bundle:
@@ -261,14 +282,24 @@ def _convert(run: _Run, source: Manifest, converter: Converter, entry, calib: Ca
     """The target's files and the derived manifest, written into the stage, with its parity."""
     opts = run.opts
     feeds = calibration_feeds(run.stage, source, calib) if calib is not None else None
-    conversion = converter.convert(ConversionJob(run.stage, source, opts.precision, feeds))
-    manifest = derived_manifest(source, entry.name, opts.precision, conversion, feeds)
+    run.job = ConversionJob(run.stage, source, opts.precision, feeds, run.model)
+    conversion = converter.convert(run.job)
+    _check_roles(entry, conversion)
+    manifest = derived_manifest(source, converter.bundle_target or entry.name, opts.precision, conversion, feeds)
     manifest = write_manifest(run.stage, manifest, extra_files=conversion.extra_files)
     tolerance = tolerance_for(opts.precision).box if opts.box_tolerance is None else opts.box_tolerance
     pairs = parity_pairs(opts.batch, opts.parity_pairs, CONVERTED_PARITY_PAIRS)
-    parity = run.parity(entry.backend, converter.backend_options(), pairs, tolerance)
+    parity = run.parity(converter.parity_backend or entry.backend, converter.backend_options(), pairs, tolerance)
     run.extra_files = conversion.extra_files
     return replace(manifest, parity=parity)
+
+
+def _check_roles(entry: catalogue.TargetEntry, conversion: Conversion) -> None:
+    """A converter writes only the file roles its catalogue entry declares."""
+    roles = {role for files in conversion.files.values() for role in files}
+    if not roles <= set(entry.roles):
+        raise RuntimeError(f"target {entry.name!r} wrote file roles {sorted(roles - set(entry.roles))} "
+                           f"that catalogue.TARGETS does not declare ({', '.join(entry.roles)})")
 
 
 def derived_manifest(source: Manifest, target: str, precision: str, conversion: Conversion,

@@ -18,32 +18,33 @@ from ..bundle import MANIFEST_NAME
 __all__ = ["staged_bundle", "check_target"]
 
 
-def check_target(out_dir: Path, force: bool) -> None:
-    """Refuse an existing target unless ``force``, and refuse anything that is not a bundle."""
+def check_target(out_dir: Path, force: bool, marker: str = MANIFEST_NAME) -> None:
+    """Refuse an existing target unless ``force``, and refuse a folder without ``marker`` (the
+    file that says this toolkit wrote it: a bundle's manifest, a repository's record)."""
     if not out_dir.exists() and not out_dir.is_symlink():
         return
     if not out_dir.is_dir() or out_dir.is_symlink():
         raise FileExistsError(f"{out_dir} exists and is not a folder; choose another --out")
     if not force:
         raise FileExistsError(f"{out_dir} already exists; pass --force (force=True) to replace it")
-    if any(out_dir.iterdir()) and not (out_dir / MANIFEST_NAME).is_file():
+    if any(out_dir.iterdir()) and not (out_dir / marker).is_file():
         raise FileExistsError(
-            f"{out_dir} exists and is not a bundle (no {MANIFEST_NAME}); refusing to replace it even with --force"
+            f"{out_dir} exists and is not a bundle (no {marker}); refusing to replace it even with --force"
         )
 
 
 @contextmanager
-def staged_bundle(out_dir: str | os.PathLike, force: bool = False) -> Iterator[Path]:
+def staged_bundle(out_dir: str | os.PathLike, force: bool = False, marker: str = MANIFEST_NAME) -> Iterator[Path]:
     """Yield an empty staging folder; on normal exit it becomes ``out_dir``, on any exception
     it is removed and ``out_dir`` is left as it was."""
     out_dir = Path(out_dir)
-    check_target(out_dir, force)
+    check_target(out_dir, force, marker)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
         os.chmod(stage, 0o755)  # mkdtemp makes 0700; a bundle is meant to be shared
         yield stage
-        check_target(out_dir, force)  # someone may have created it meanwhile
+        check_target(out_dir, force, marker)  # someone may have created it meanwhile
         _move_into_place(stage, out_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
