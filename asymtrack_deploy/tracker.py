@@ -126,6 +126,11 @@ class Tracker:
         return self._batch.backend
 
     @property
+    def clip_margin(self) -> float:
+        """Pixels of the box kept inside the frame (the manifest's ``tracker.clip.margin``)."""
+        return self._batch.clip_margin
+
+    @property
     def state(self) -> tuple[float, float, float, float] | None:
         """The current target box (x, y, w, h); settable to re-centre the search."""
         return self._batch.states[0] if self._batch.states else None
