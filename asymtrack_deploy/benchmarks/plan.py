@@ -62,7 +62,7 @@ def _torch_rows(precisions, device, weights, threads, streams) -> tuple[list[Row
     return rows, skipped
 
 
-def _bundle_row(backend, precision, target, variant, weights, cache, streams, threads, export) -> RowSpec:
+def _bundle_row(backend, precision, target, variant, weights, cache, streams, threads, export, device) -> RowSpec:
     key = f"{variant}-{target}-{precision}-b{streams}-{_weights_key(weights.get('checkpoint'), weights.get('seed', 0))}"
     folder = cache / key
     if not (folder / "manifest.json").is_file():
@@ -70,7 +70,24 @@ def _bundle_row(backend, precision, target, variant, weights, cache, streams, th
     opts = {"bundle": str(folder)}
     if threads:
         opts["threads"] = threads
-    return RowSpec(backend, backend, precision, opts, bundle=str(folder))
+    label = backend
+    if device == "cuda" and backend == "onnxruntime":
+        opts["providers"], label = "cuda", "onnxruntime (CUDA)"
+    return RowSpec(label, backend, precision, opts, bundle=str(folder))
+
+
+def _not_on_cuda(backend: str) -> str | None:
+    """Why a bundle backend has no CUDA rows here (None: it has)."""
+    if backend == "openvino":
+        return "openvino: runs on Intel CPUs, GPUs and NPUs, not on CUDA devices"
+    if backend == "onnxruntime":
+        import onnxruntime
+
+        providers = onnxruntime.get_available_providers()
+        if "CUDAExecutionProvider" not in providers:
+            return (f"onnxruntime: no CUDAExecutionProvider in onnxruntime {onnxruntime.__version__} "
+                    f"(providers: {', '.join(providers)}; install onnxruntime-gpu built for this CUDA)")
+    return None
 
 
 def plan_rows(
@@ -98,13 +115,17 @@ def plan_rows(
             rows += more
             skipped += why
             continue
+        why_not = _not_on_cuda(backend) if device == "cuda" else None
+        if why_not:
+            skipped.append(why_not)
+            continue
         for precision in precisions:
             target = BUNDLE_TARGETS.get((backend, precision))
             if target not in targets:
                 skipped.append(f"{backend} {precision}: no export target for it in this version")
                 continue
             try:
-                rows.append(_bundle_row(backend, precision, target, variant, weights, cache, streams, threads, export))
+                rows.append(_bundle_row(backend, precision, target, variant, weights, cache, streams, threads, export, device))
             except Exception as exc:  # an export that fails is a finding to show, not a crash
                 skipped.append(f"{backend} {precision}: export failed: {exc}")
     return BenchPlan(rows, skipped)
