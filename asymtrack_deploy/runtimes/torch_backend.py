@@ -124,12 +124,14 @@ class TorchBackend(Backend):
     def _capture(self, crops: np.ndarray, state) -> None:
         """Capture the search step over static buffers. Crops reach the device through a pinned
         host buffer (an asynchronous copy from pageable memory is neither asynchronous nor
-        overlapped); the state buffers are ordinary tensors, cloned from the first target's."""
+        overlapped). The input buffers are ordinary tensors even when the caller is inside
+        inference_mode, or copying the next target's state in outside it would be refused."""
         torch = self.torch
-        self._host_crops = torch.empty(crops.shape, dtype=torch.uint8, pin_memory=True)
+        with torch.inference_mode(False):
+            self._host_crops = torch.empty(crops.shape, dtype=torch.uint8, pin_memory=True)
+            self._static_crops = torch.from_numpy(crops).to(self.device)
+            self._static_state = {k: v.clone() for k, v in state.items()}
         self._host_view = self._host_crops.numpy()
-        self._static_crops = torch.from_numpy(crops).to(self.device)
-        self._static_state = {k: v.clone() for k, v in state.items()}
         with torch.cuda.device(self.device), torch.inference_mode(), self._exact_fp32():
             stream = torch.cuda.Stream(self.device)
             stream.wait_stream(torch.cuda.current_stream(self.device))

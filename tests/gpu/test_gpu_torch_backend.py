@@ -55,12 +55,14 @@ def _search_pairs(backend, steps, frames):
 
 
 def test_graph_replay_equals_eager_cuda():
+    """Same fp32 arithmetic; cuDNN may still pick another algorithm while capturing: 1e-5, the
+    box tolerance of the official float32 vectors."""
     steps, graph = _cuda_backend(TRAINED)
     _, eager = _cuda_backend(TRAINED, cuda_graph=False)
     template, searches = _search_pairs(graph, steps, load_frames(steps))
     state_graph, state_eager = graph.template(template), eager.template(template)
     for crop in searches:
-        np.testing.assert_allclose(graph.search(crop, state_graph)[0], eager.search(crop, state_eager)[0], atol=1e-6)
+        np.testing.assert_allclose(graph.search(crop, state_graph)[0], eager.search(crop, state_eager)[0], atol=1e-5)
 
 
 def test_graph_rebinds_state_when_targets_alternate():
@@ -76,16 +78,29 @@ def test_graph_rebinds_state_when_targets_alternate():
     np.testing.assert_allclose(np.array(together).transpose(1, 0, 2), np.array(alone), atol=1e-3)
 
 
+def test_graph_captured_inside_inference_mode_serves_targets_outside_it():
+    steps, backend = _cuda_backend(TRAINED)
+    frames = load_frames(steps)
+    starts = [steps["prev_state_xywh"][0], steps["prev_state_xywh"][10]]
+    with torch.inference_mode():  # capture here: the graph's input buffers must stay ordinary tensors
+        first = _track(Tracker(backend), frames, starts[0])
+    second = _track(Tracker(backend), frames, starts[1])  # a new state copied in, outside inference_mode
+    alone = [_track(Tracker(_cuda_backend(TRAINED)[1]), frames, start) for start in starts]
+    np.testing.assert_allclose(np.array([first, second]), np.array(alone), atol=1e-3)
+
+
 def _track(tracker, frames, start) -> list:
     tracker.init(frames[0], start)
     return [tracker.update(frame).box for frame in frames[1:]]
 
 
 def test_official_baseline_on_cuda_computes_the_same_boxes():
-    """The bench baseline (official order of work, eager, PyTorch's default TF32 convolutions)."""
+    """The bench baseline (official order of work, eager) computes what the split graph does.
+    It keeps PyTorch's defaults, as the official code runs: TF32 convolutions (10-bit
+    mantissa), so the tolerance is fp16's, 1e-2 of the crop; a wrong order of work misses by far more."""
     steps, split = _cuda_backend(TRAINED)
     _, official = _cuda_backend(TRAINED, mode="official")
     template, searches = _search_pairs(split, steps, load_frames(steps))
     state_split, state_official = split.template(template), official.template(template)
     for crop in searches:
-        np.testing.assert_allclose(official.search(crop, state_official)[0], split.search(crop, state_split)[0], atol=1e-3)
+        np.testing.assert_allclose(official.search(crop, state_official)[0], split.search(crop, state_split)[0], atol=1e-2)
