@@ -165,11 +165,13 @@ class TorchBackend(Backend):
 
 @contextlib.contextmanager
 def _ieee_fp32(torch):
-    """Convolutions and matrix products in IEEE fp32 inside the block, as they were before.
+    """Convolutions and matrix products in IEEE fp32 inside the block; the caller's settings
+    come back after it.
 
-    cuDNN convolutions default to TF32 on Ampere and later GPUs (a 10-bit mantissa): boxes then
-    move by ~1e-4 of the search region, past the 0.05 px that the official tracker steps allow
-    on large regions. Kernels captured in a CUDA graph keep the setting they were captured with.
+    cuDNN convolutions default to TF32 on Ampere and later GPUs: every convolution's inputs are
+    rounded to a 10-bit mantissa, as in fp16, which moves the official tracker steps' boxes by up
+    to 4e-3 of the search region (PyTorch's CPU half arithmetic), against the 0.05 px that fp32
+    must hold. Kernels captured in a CUDA graph keep the setting they were captured with.
     """
     if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9: the per-backend precision API
         knobs = [(torch.backends.cudnn.conv, "fp32_precision", "ieee"), (torch.backends.cuda.matmul, "fp32_precision", "ieee")]
