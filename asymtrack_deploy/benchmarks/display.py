@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["COLUMNS", "row_cells", "markdown", "plot_fps"]
+__all__ = ["COLUMNS", "row_cells", "markdown", "plot_fps", "gpu_line"]
 
 COLUMNS = (
     "row", "precision", "template p50 ms", "search mean ms", "search p50 ms", "search p90 ms",
@@ -45,10 +45,17 @@ def row_cells(row: dict) -> list[str]:
     ]
 
 
+def gpu_line(gpu: dict) -> str:
+    """The GPU of a CUDA run in one line: what it is, and the software under the figures."""
+    return (f"{gpu['name']} ({gpu['memory']}, compute capability {gpu['capability']}), driver {gpu.get('driver') or 'n/a'}, "
+            f"CUDA {gpu.get('cuda_runtime') or 'n/a'} (torch build), cuDNN {gpu.get('cudnn') or 'n/a'}")
+
+
 def markdown(run: dict) -> str:
     """A markdown section for one run: machine, settings, and the table."""
     m, s = run["machine"], run["settings"]
-    lines = [
+    lines = [f"GPU: {gpu_line(m['gpu'])}."] if m.get("gpu") else []
+    lines += [
         f"Machine: {m['cpu']} ({m['logical_cpus']} logical CPUs), threads {m.get('threads') or 'library default'}, "
         f"governor {m.get('governor') or 'n/a'}; {m['platform']}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
@@ -78,7 +85,8 @@ def plot_fps(run: dict, path: str | Path) -> Path:
     ax.bar_label(bars, fmt="%.0f", fontsize=8)
     ax.set_ylabel("tracker frames per second")
     m = run["machine"]
-    ax.set_title(f"AsymTrack-{run['settings']['variant']} on {m['cpu'][:48]} ({run['settings']['device']})", fontsize=9)
+    where = m["gpu"]["name"] if m.get("gpu") else m["cpu"][:48]
+    ax.set_title(f"AsymTrack-{run['settings']['variant']} on {where} ({run['settings']['device']})", fontsize=9)
     ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     path = Path(path)

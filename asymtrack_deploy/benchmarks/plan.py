@@ -40,7 +40,11 @@ def _torch_rows(precisions, device, weights, threads, streams) -> tuple[list[Row
     return rows, skipped
 
 
-def _bundle_rows(backend: str, precisions, streams, threads, bundle_for: BundleFor) -> tuple[list[RowSpec], list[str]]:
+def _bundle_rows(backend: str, precisions, streams, threads, bundle_for: BundleFor,
+                 device: str = "cpu") -> tuple[list[RowSpec], list[str]]:
+    why_not = _not_on_cuda(backend) if device == "cuda" else None
+    if why_not:
+        return [], [why_not]
     rows, skipped = [], []
     for precision in precisions:
         target = catalogue.bench_target(backend, precision)
@@ -52,9 +56,29 @@ def _bundle_rows(backend: str, precisions, streams, threads, bundle_for: BundleF
         except Exception as exc:  # an export that fails is a finding to show, not a crash
             skipped.append(f"{backend} {precision}: export failed: {exc}")
             continue
-        opts = {"bundle": str(folder), **({"threads": threads} if threads else {})}
-        rows.append(RowSpec(backend, backend, precision, opts, bundle=str(folder)))
+        rows.append(_bundle_row(backend, precision, folder, threads, device))
     return rows, skipped
+
+
+def _bundle_row(backend: str, precision: str, folder: Path, threads, device: str) -> RowSpec:
+    opts, label = {"bundle": str(folder), **({"threads": threads} if threads else {})}, backend
+    if device == "cuda" and backend == "onnxruntime":
+        opts["providers"], label = "cuda", "onnxruntime (CUDA)"
+    return RowSpec(label, backend, precision, opts, bundle=str(folder))
+
+
+def _not_on_cuda(backend: str) -> str | None:
+    """Why a bundle backend has no CUDA rows here (None: it has)."""
+    if backend == "openvino":
+        return "openvino: runs on Intel CPUs, GPUs and NPUs, not on CUDA devices"
+    if backend == "onnxruntime":
+        import onnxruntime
+
+        providers = onnxruntime.get_available_providers()
+        if "CUDAExecutionProvider" not in providers:
+            return (f"onnxruntime: no CUDAExecutionProvider in onnxruntime {onnxruntime.__version__} "
+                    f"(providers: {', '.join(providers)}; install onnxruntime-gpu built for this CUDA)")
+    return None
 
 
 def plan_rows(
@@ -76,7 +100,7 @@ def plan_rows(
         if backend == "torch":
             more, why = _torch_rows(precisions, device, weights, threads, streams)
         else:
-            more, why = _bundle_rows(backend, precisions, streams, threads, bundle_for)
+            more, why = _bundle_rows(backend, precisions, streams, threads, bundle_for, device)
         rows += more
         skipped += why
     return BenchPlan(rows, skipped)

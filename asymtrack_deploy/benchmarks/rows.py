@@ -74,6 +74,17 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _device_sync(info):
+    """torch.cuda.synchronize for a row whose template state stays on a CUDA device through
+    torch: its template() returns before the device work ends. (search() returns host arrays.)"""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and str(info.extra.get("device", "")).startswith("cuda"):
+        return torch.cuda.synchronize
+    return None
+
+
 def _gpu_peak_mb() -> float | None:
     import sys
 
@@ -95,7 +106,7 @@ def measure_row(spec: RowSpec, frames_dir: str, init_box, count: int, warmup: in
     crops = _trajectory_crops(tracker, frames, init_box, min(count, 4 * len(frames)))
     template_crop = _template_crop(frames[0], init_box, info)
     state = backend.template(template_crop)
-    template_ns = time_calls(lambda i: backend.template(template_crop), min(count, 50), min(warmup, 10))
+    template_ns = time_calls(lambda i: backend.template(template_crop), min(count, 50), min(warmup, 10), _device_sync(info))
     search_ns = time_calls(lambda i: backend.search(crops[i % len(crops)], state), count, warmup)
     e2e_ns = _time_tracker(tracker, frames, init_box, count, warmup)
     row = {

@@ -76,7 +76,7 @@ def _versions() -> dict[str, str]:
     from importlib import metadata
 
     versions = {"python": platform.python_version()}
-    for dist in ("numpy", "opencv-python-headless", "torch", "onnxruntime", "openvino", "tensorrt"):
+    for dist in ("numpy", "opencv-python-headless", "torch", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -84,11 +84,45 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def machine_info(threads: int | None = None) -> dict:
-    """Where the numbers come from: CPU, cores, threads, governor, library versions."""
+def _nvidia_smi() -> dict | None:
+    """Name, memory, compute capability and driver of GPU 0 as nvidia-smi reports them."""
+    import subprocess
+
+    fields = ("name", "memory.total", "compute_cap", "driver_version")
+    try:
+        line = subprocess.run(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=20, check=True).stdout.splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+    name, memory, capability, driver = (part.strip() for part in line.split(","))
+    return {"name": name, "memory": memory, "capability": capability, "driver": driver}
+
+
+def gpu_info() -> dict | None:
+    """The CUDA device the rows run on, and the CUDA and cuDNN that torch was built with; None
+    without torch or CUDA. Read without creating a CUDA context in this process when nvidia-smi
+    answers."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    info = _nvidia_smi()
+    if info is None:
+        props = torch.cuda.get_device_properties(0)
+        info = {"name": props.name, "memory": f"{props.total_memory // 2**20} MiB",
+                "capability": f"{props.major}.{props.minor}", "driver": None}
+    return {**info, "cuda_runtime": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}
+
+
+def machine_info(threads: int | None = None, device: str = "cpu") -> dict:
+    """Where the numbers come from: CPU, cores, threads, governor, library versions, and the
+    GPU for a CUDA run."""
     from .. import __version__
 
     return {
+        "gpu": gpu_info() if device == "cuda" else None,
         "cpu": _cpu_model(),
         "logical_cpus": os.cpu_count(),
         "threads": threads,

@@ -52,7 +52,7 @@ def command(
         rows = run_rows(plan.rows, sequence.folder, sequence.init_box, frames, warmup,
                         on_row=lambda r: status.update(f"measured {r['label']} {r['precision']}..."))
     run = {
-        "machine": machine_info(threads),
+        "machine": machine_info(threads, device),
         "settings": {"variant": variant.value, "device": device, "frames": frames, "warmup": warmup, "streams": streams,
                      "weights": str(checkpoint) if checkpoint else "random (seed 0)",
                      "sequence": f"built-in {sequence.name}: {sequence.source}"},
@@ -87,7 +87,7 @@ def _precisions(text: str) -> list[str]:
 def _render(run: dict) -> None:
     from rich.table import Table
 
-    from ..benchmarks.display import COLUMNS, row_cells
+    from ..benchmarks.display import COLUMNS, gpu_line, row_cells
 
     m, s = run["machine"], run["settings"]
     table = Table(title=f"AsymTrack-{s['variant']}: {s['frames']} frames of the built-in sequence, {s['device']}")
@@ -96,6 +96,8 @@ def _render(run: dict) -> None:
     for row in run["rows"]:
         table.add_row(*row_cells(row))
     out.print(table)
+    if m.get("gpu"):
+        out.print(f"GPU: {gpu_line(m['gpu'])}")
     out.print(f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, threads {m['threads'] or 'default'}, "
               f"governor {m['governor'] or 'n/a'}. " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
     out.print(f"Weights: {s['weights']}. Speed-ups are against the baseline row of this run. {m['caveats']}")

@@ -224,11 +224,26 @@ class DySepConvAtten(nn.Module):
         return w[..., : self.kernel_size], w[..., self.kernel_size :]
 
     def apply(self, value: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
+        if value.dtype == torch.float16:
+            return self._apply_in_fp32(value, depth, point)
+        return self.norm(self._mix(value, depth, point))
+
+    def _mix(self, value: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
         channels = value.shape[-1]
         padded = F.pad(value, (1, 1))
         out = sum(depth[..., k : k + 1] * padded[..., k : k + channels] for k in range(3))
-        out = torch.matmul(point, F.relu(out))
-        return self.norm(out)
+        return torch.matmul(point, F.relu(out))
+
+    def _apply_in_fp32(self, value: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
+        """Half precision (``.half()``, fp16 autocast) overflows here: with the trained demo
+        weights the point-wise mix reaches ~7e5, past fp16's 65504, and the LayerNorm of inf is
+        NaN. So the mix runs in fp32 (autocast off) and only its normalised output, O(1), goes
+        back to fp16."""
+        with torch.autocast(value.device.type, enabled=False):
+            out = self._mix(value.float(), depth.float(), point.float())
+            norm = self.norm
+            out = F.layer_norm(out, norm.normalized_shape, norm.weight.float(), norm.bias.float(), norm.eps)
+        return out.half()
 
 
 class ETM(nn.Module):

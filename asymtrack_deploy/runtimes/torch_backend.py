@@ -11,6 +11,7 @@ every frame, eager, no graph): the benchmark baseline.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -37,6 +38,7 @@ class TorchBackend(Backend):
     """
 
     name = "torch"
+    exact_fp32 = True  # fp32 on CUDA in IEEE fp32 (TF32 off); the official baseline keeps the defaults
 
     def __init__(
         self,
@@ -98,31 +100,45 @@ class TorchBackend(Backend):
         return self.model.normalize(tensor)
 
     def _template_impl(self, crops: np.ndarray):
-        with self.torch.inference_mode():
+        with self.torch.inference_mode(), self._exact_fp32():
             return self.model.template(self._to_input(crops))
 
     def _search_impl(self, crops: np.ndarray, state):
         if self.use_cuda_graph:
             box, score = self._replay(crops, state)
         else:
-            with self.torch.inference_mode():
+            with self.torch.inference_mode(), self._exact_fp32():
                 box, score = self.model.search(self._to_input(crops), state)
         return _host(box), _host(score)
 
     # -- CUDA graph --------------------------------------------------------------------------
+    def _exact_fp32(self):
+        """IEEE fp32 for the split model's fp32 work on CUDA (see ``_ieee_fp32``); the official
+        baseline keeps PyTorch's defaults, as the official code runs."""
+        cuda_fp32 = self.device.type == "cuda" and self.dtype == self.torch.float32 and self.exact_fp32
+        return _ieee_fp32(self.torch) if cuda_fp32 else contextlib.nullcontext()
+
     def _capture(self, crops: np.ndarray, state) -> None:
+        """Capture the search step over static buffers. Crops reach the device through a pinned
+        host buffer (an asynchronous copy from pageable memory is neither asynchronous nor
+        overlapped). The input buffers are ordinary tensors even when the caller is inside
+        inference_mode, or copying the next target's state in outside it would be refused."""
         torch = self.torch
-        self._static_crops = torch.from_numpy(crops).to(self.device)
-        self._static_state = {k: v.clone() for k, v in state.items()}
-        stream = torch.cuda.Stream(self.device)
-        stream.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(stream), torch.inference_mode():
-            for _ in range(3):  # warm-up on a side stream, as CUDA graph capture requires
-                self.model.search(self.model.normalize(self._static_crops), self._static_state)
-        torch.cuda.current_stream(self.device).wait_stream(stream)
-        self._graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self._graph), torch.inference_mode():
-            self._static_out = self.model.search(self.model.normalize(self._static_crops), self._static_state)
+        with torch.inference_mode(False):
+            self._host_crops = torch.empty(crops.shape, dtype=torch.uint8, pin_memory=True)
+            self._static_crops = torch.from_numpy(crops).to(self.device)
+            self._static_state = {k: v.clone() for k, v in state.items()}
+        self._host_view = self._host_crops.numpy()
+        with torch.cuda.device(self.device), torch.inference_mode(), self._exact_fp32():
+            stream = torch.cuda.Stream(self.device)
+            stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(stream):
+                for _ in range(3):  # warm-up on a side stream, as CUDA graph capture requires
+                    self.model.search(self.model.normalize(self._static_crops), self._static_state)
+            torch.cuda.current_stream(self.device).wait_stream(stream)
+            self._graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self._graph):
+                self._static_out = self.model.search(self.model.normalize(self._static_crops), self._static_state)
         self._bound_state = state
 
     def _replay(self, crops: np.ndarray, state):
@@ -132,12 +148,15 @@ class TorchBackend(Backend):
             for name, tensor in state.items():
                 self._static_state[name].copy_(tensor)
             self._bound_state = state
-        self._static_crops.copy_(self.torch.from_numpy(crops), non_blocking=False)
+        # safe to overwrite: the previous frame's outputs were read (synchronising) after its copy
+        np.copyto(self._host_view, crops)
+        self._static_crops.copy_(self._host_crops, non_blocking=True)
         self._graph.replay()
         return self._static_out
 
     def _close_impl(self) -> None:
-        self._graph = None
+        self._graph = self._static_out = self._static_state = self._bound_state = None
+        self._static_crops = self._host_crops = self._host_view = None
         self.model = None
 
 
@@ -146,6 +165,7 @@ class OfficialTorchBackend(TorchBackend):
     the official code runs it (``models.official``), eagerly: no CUDA graph."""
 
     name = "torch-official"
+    exact_fp32 = False
 
     def _wants_cuda_graph(self, requested: bool | None) -> bool:
         if requested:
@@ -168,3 +188,27 @@ class OfficialTorchBackend(TorchBackend):
 def _host(tensor) -> np.ndarray:
     """A result tensor as float32 numpy on the host."""
     return tensor.float().cpu().numpy()
+
+
+@contextlib.contextmanager
+def _ieee_fp32(torch):
+    """Convolutions and matrix products in IEEE fp32 inside the block; the caller's settings
+    come back after it.
+
+    cuDNN convolutions default to TF32 on Ampere and later GPUs: every convolution's inputs are
+    rounded to a 10-bit mantissa, as in fp16, which moves the official tracker steps' boxes by up
+    to 4e-3 of the search region (PyTorch's CPU half arithmetic), against the 0.05 px that fp32
+    must hold. Kernels captured in a CUDA graph keep the setting they were captured with.
+    """
+    if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9: the per-backend precision API
+        knobs = [(torch.backends.cudnn.conv, "fp32_precision", "ieee"), (torch.backends.cuda.matmul, "fp32_precision", "ieee")]
+    else:
+        knobs = [(torch.backends.cudnn, "allow_tf32", False), (torch.backends.cuda.matmul, "allow_tf32", False)]
+    saved = [getattr(owner, name) for owner, name, _ in knobs]
+    for owner, name, value in knobs:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for (owner, name, _), value in zip(knobs, saved):
+            setattr(owner, name, value)
