@@ -2,15 +2,13 @@
 training-form checkpoint, and the demo weights' official outputs (trained: realistic boxes)."""
 from __future__ import annotations
 
-import json
-
-import cv2
 import numpy as np
 import pytest
 
 from asymtrack_deploy.runtimes import load_backend
 from asymtrack_deploy.tracker import Tracker
 from tests.conftest import COMPACT_REFERENCE_DIR
+from tests.test_tracker import replay_steps as replay_tracker_steps
 
 BOX_TOL = 1e-5
 FEATURE_TOL = 1e-4
@@ -63,16 +61,7 @@ def test_demo_weights_reproduce_the_official_boxes():
 
 
 def replay_steps(tracker: Tracker, steps_file) -> float:
-    """Every step of an official track_*.json from its prev_state; the worst pixel error."""
-    steps = json.loads(steps_file.read_text())
-    frames = [cv2.imread(str(COMPACT_REFERENCE_DIR / "frames" / name)) for name in steps["frames"]]
-    tracker.init(frames[0], steps["init_box_xywh"])
-    worst = 0.0
-    for k, index in enumerate(steps["frame_index"]):
-        tracker.state = steps["prev_state_xywh"][k]
-        box = tracker.update(frames[index]).box
-        worst = max(worst, float(np.abs(np.subtract(box, steps["next_state_xywh"][k])).max()))
-    return worst
+    return replay_tracker_steps(tracker, steps_file, COMPACT_REFERENCE_DIR / "frames")
 
 
 def test_demo_weights_reproduce_the_official_tracker_steps():

@@ -17,10 +17,10 @@ from tests.conftest import reference_checkpoint, reference_file
 STEP_TOL_PX = 0.05
 
 
-def replay_reference_steps(tracker: Tracker, variant: str) -> float:
-    """Run every step of track_V.json from its prev_state; return the worst pixel error."""
-    steps = json.loads(reference_file(f"track_{variant}.json").read_text())
-    frames = [cv2.imread(str(reference_file(f"frames/{name}"))) for name in steps["frames"]]
+def replay_steps(tracker: Tracker, steps_file, frames_dir) -> float:
+    """Run every step of an official track_*.json from its prev_state; the worst pixel error."""
+    steps = json.loads(steps_file.read_text())
+    frames = [cv2.imread(str(frames_dir / name)) for name in steps["frames"]]
     tracker.init(frames[0], steps["init_box_xywh"])
     worst = 0.0
     for k, index in enumerate(steps["frame_index"]):
@@ -28,6 +28,11 @@ def replay_reference_steps(tracker: Tracker, variant: str) -> float:
         box = tracker.update(frames[index]).box
         worst = max(worst, float(np.abs(np.subtract(box, steps["next_state_xywh"][k])).max()))
     return worst
+
+
+def replay_reference_steps(tracker: Tracker, variant: str) -> float:
+    """``replay_steps`` over the reference set's track_V.json."""
+    return replay_steps(tracker, reference_file(f"track_{variant}.json"), reference_file("frames"))
 
 
 @pytest.fixture(scope="module")
