@@ -82,7 +82,9 @@ def _export(target: str, options: dict):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
             bundle = export_bundle(target, **options)
-    except (ValueError, FileExistsError) as exc:  # CheckpointError is a ValueError
+    except FileExistsError as exc:  # the library names its Python option; here it is --force
+        fail(str(exc).replace("force=True", "--force"))
+    except ValueError as exc:  # CheckpointError is a ValueError
         fail(str(exc))
     except (RuntimeError, ImportError) as exc:  # ParityError, graph checks, a missing library
         fail(f"{exc}; no bundle was written", code=1)  # fail() escapes: "[tensorrt]" is not markup
