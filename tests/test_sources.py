@@ -1,30 +1,15 @@
 """Frame sources: FFmpeg's decoder chatter stays out of the user's terminal, unless asked for."""
 from __future__ import annotations
 
-import gzip
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-BOX_MP4_GZ = Path("/usr/share/doc/opencv-doc/opencv4/html/box.mp4.gz")
 # box.mp4's h264 stream makes FFmpeg's decoder complain (at its error level) while every frame decodes
 CHATTER = "A non-intra slice in an IDR NAL unit"
 READ = ("from asymtrack_deploy.sources import open_source, sample_frames; import sys; "
         "print(len(list(open_source(sys.argv[1]))), len(sample_frames(sys.argv[1], 5)))")
-
-
-@pytest.fixture(scope="module")
-def box_mp4(tmp_path_factory) -> Path:
-    if not BOX_MP4_GZ.is_file():
-        pytest.skip(f"{BOX_MP4_GZ} is missing: apt-get install opencv-doc")
-    path = tmp_path_factory.mktemp("video") / "box.mp4"
-    with gzip.open(BOX_MP4_GZ) as packed, open(path, "wb") as out:
-        shutil.copyfileobj(packed, out)
-    return path
 
 
 def _read(path: Path, **env) -> subprocess.CompletedProcess:
