@@ -75,13 +75,14 @@ def _export(target: str, options: dict):
     from rich.markup import escape
 
     from ..export import export_bundle
+    from .progress import Stages
 
     err.print(f"exporting AsymTrack-{options['variant']} to {target} {options['precision']} "
-              f"(batch {options['batch']}) in {options['out_dir']} ...")
+              f"(batch {options['batch']}) in {options['out_dir']}")
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, Stages("export") as stages:
             warnings.simplefilter("default")
-            bundle = export_bundle(target, **options)
+            bundle = export_bundle(target, progress=stages.stage, **options)
     except FileExistsError as exc:  # the library names its Python option; here it is --force
         fail(str(exc).replace("force=True", "--force"))
     except ValueError as exc:  # CheckpointError is a ValueError

@@ -61,6 +61,8 @@ def test_random_weights_export_prints_the_summary_and_records_the_weights(tmp_pa
     assert result.exit_code == 0, result.output
     for text in ("search.onnx", "template.onnx", "MB", "max |box diff|", "passed", "random weights (seed 3)"):
         assert text in result.output
+    for stage in ("loading the model", "fp32 ONNX graphs", "parity of the ONNX graphs against PyTorch", "done in"):
+        assert f"export: {stage}" in result.stderr  # not a terminal: one line per stage
     source = load_bundle(out).manifest.source
     assert source.random_weights and source.seed == 3 and source.checkpoint is None
 
