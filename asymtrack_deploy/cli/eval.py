@@ -1,6 +1,8 @@
-"""Evaluate on a benchmark (GOT-10k, LaSOT, TrackingNet, OTB, UAV123, a folder of sequences, the
-procedural set): metrics beside FPS, a JSON summary, a success plot and submission files.
-Resumes an interrupted run; several --bundle options are compared side by side."""
+"""Evaluate on a benchmark: metrics beside FPS, a JSON summary, a success plot and submission files.
+
+GOT-10k, LaSOT, TrackingNet, OTB, UAV123, a folder of sequences or the procedural set. Resumes an
+interrupted run; several --bundle options are compared side by side.
+"""
 from __future__ import annotations
 
 import json
