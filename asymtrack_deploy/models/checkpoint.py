@@ -4,8 +4,9 @@ The official trainer saves ``{'net': state_dict}`` with every OPE in its trainin
 (``rbr_conv.{0,1,2}.weight`` and ``theta``). ``checkpoint_filter_fn`` folds those into the deploy
 form (``rbr_reparam.weight``) with the official arithmetic when the target model is deployed, and
 on request (``unfuse=True``, for fine-tuning) un-fuses a deploy-form file exactly for a
-training-form model; a state dict already in the model's form passes through unchanged. Files are read with
-``torch.load(weights_only=True)``: a checkpoint from the internet must not be able to run code.
+training-form model; a state dict already in the model's form passes through unchanged. Files
+are read with ``torch.load(weights_only=True)``: a checkpoint from the internet must not be able
+to run code.
 """
 from __future__ import annotations
 
