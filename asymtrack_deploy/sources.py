@@ -7,6 +7,7 @@ so every folder of frames in the toolkit is read in the same order.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ import numpy as np
 
 from .datasets import IMAGE_SUFFIXES, Sequence, image_files, read_frame, try_read_frame
 
-__all__ = ["FrameSource", "open_source", "sample_frames", "spread", "builtin_sequence", "BUILTIN_DIR", "IMAGE_SUFFIXES"]
+__all__ = ["FrameSource", "open_source", "sample_frames", "spread", "builtin_sequence", "video_capture", "BUILTIN_DIR",
+           "IMAGE_SUFFIXES"]
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "data" / "sequences"
 
@@ -60,7 +62,7 @@ def open_source(source: str | Path, limit: int | None = None) -> FrameSource:
         return FrameSource(str(path), len(files), None, (read_frame(f) for f in files))
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
-    cap = cv2.VideoCapture(str(path))
+    cap = video_capture(path)
     if not cap.isOpened():
         raise ValueError(f"{path}: not a video OpenCV can read")
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
@@ -68,6 +70,20 @@ def open_source(source: str | Path, limit: int | None = None) -> FrameSource:
         count = min(count, limit)
     fps = cap.get(cv2.CAP_PROP_FPS) or None
     return FrameSource(str(path), count, fps, _limit(_read_capture(cap), limit))
+
+
+# FFmpeg's own log level for OpenCV's video reader: fatal only (8). Its decoders report stream
+# oddities they recover from at the error level (h264: "A non-intra slice in an IDR NAL unit" in
+# ordinary MP4s such as box.mp4), which are not the user's business; a video that cannot be read
+# is reported by this module. Set OPENCV_FFMPEG_LOGLEVEL (e.g. 16, errors) to see them.
+_FFMPEG_LOGLEVEL = "8"
+
+
+def video_capture(path: str | Path) -> cv2.VideoCapture:
+    """``cv2.VideoCapture`` of a file, FFmpeg's messages quiet unless the user asked for them
+    (OpenCV reads the variable when it opens its first FFmpeg capture)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", _FFMPEG_LOGLEVEL)
+    return cv2.VideoCapture(str(path))
 
 
 def _limit(frames: Iterator[np.ndarray], limit: int | None) -> Iterator[np.ndarray]:
@@ -102,7 +118,7 @@ def sample_frames(source: str | Path, count: int) -> list[np.ndarray]:
 
 def _sample_video(path: Path, count: int) -> list[np.ndarray]:
     """Only the wanted frames are decoded (``grab`` skips the rest)."""
-    cap = cv2.VideoCapture(str(path))
+    cap = video_capture(path)
     try:
         if not cap.isOpened():
             raise ValueError(f"{path}: not a video OpenCV can read, and not a folder")

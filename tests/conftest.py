@@ -1,7 +1,9 @@
 """Shared fixtures: the official reference vectors and small real inputs."""
 from __future__ import annotations
 
+import gzip
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ REFERENCE_DIR = Path(
     or (_FULL_REFERENCE_DIR if _FULL_REFERENCE_DIR.is_dir() else COMPACT_REFERENCE_DIR)
 ).resolve()
 VARIANTS = ("tiny", "small", "base")
+BOX_MP4_GZ = Path("/usr/share/doc/opencv-doc/opencv4/html/box.mp4.gz")
 
 
 def reference_file(name: str) -> Path:
@@ -30,6 +33,18 @@ def reference_dir() -> Path:
     if not REFERENCE_DIR.is_dir():
         pytest.skip(f"reference vectors not found at {REFERENCE_DIR} (set ASYMTRACK_REFERENCE_DIR)")
     return REFERENCE_DIR
+
+
+@pytest.fixture(scope="session")
+def box_mp4(tmp_path_factory) -> Path:
+    """OpenCV's box.mp4 (Debian's opencv-doc ships it gzipped), a real h264 clip of 455 frames."""
+    source = BOX_MP4_GZ.resolve()
+    if not source.is_file():
+        pytest.skip(f"{source} is missing: apt-get install opencv-doc")
+    path = tmp_path_factory.mktemp("video") / "box.mp4"
+    with gzip.open(source) as packed, open(path, "wb") as out:
+        shutil.copyfileobj(packed, out)
+    return path
 
 
 def reference_checkpoint(variant: str) -> Path:

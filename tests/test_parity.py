@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from asymtrack_deploy.bundle import file_sha256
 from asymtrack_deploy.cli.main import app
+from asymtrack_deploy.datasets import image_files
 from asymtrack_deploy.export import export_bundle
 from tests.conftest import REFERENCE_DIR, reference_checkpoint
 
@@ -53,9 +54,12 @@ def _parity(bundle: Path, *args: str):
 def test_fp32_bundle_passes_on_reference_frames(tiny_bundle):
     result = _parity(tiny_bundle, "--frames", str(REFERENCE_DIR / "frames"), "--init", "410,130,80,120")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["passed"] and report["teacher_forced_min_iou"] >= 0.999
-    assert report["frames"] == 24 and report["smallest_passing_min_iou"] == report["teacher_forced_min_iou"]
+    frames = len(image_files(REFERENCE_DIR / "frames"))  # 24 in the full set, 8 in the compact one
+    assert report["frames"] == frames and report["smallest_passing_min_iou"] == report["teacher_forced_min_iou"]
+    # progress goes to stderr (here not a terminal: plain lines), the report alone to stdout
+    assert f"parity: frames, teacher-forced and free-running {frames - 1}/{frames - 1}" in result.stderr
 
 
 def test_fp32_bundle_passes_on_a_real_video(tiny_bundle):
@@ -63,7 +67,7 @@ def test_fp32_bundle_passes_on_a_real_video(tiny_bundle):
         pytest.skip(f"{VTEST} missing: apt-get install opencv-doc (CI installs it)")
     result = _parity(tiny_bundle, "--video", str(VTEST), "--init", "638,240,50,82", "--max-frames", "60")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["passed"] and report["frames"] == 60
 
 
@@ -76,7 +80,7 @@ def test_builtin_sequence_is_the_default(tiny_bundle):
 def test_perturbed_bundle_fails_with_exit_1(perturbed_bundle):
     result = _parity(perturbed_bundle, "--frames", str(REFERENCE_DIR / "frames"), "--init", "410,130,80,120")
     assert result.exit_code == 1, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert not report["passed"] and report["teacher_forced_min_iou"] < 0.999
 
 

@@ -34,6 +34,7 @@ def command(
     from ..runtimes import available_backends
     from ..runtimes.torch_backend import default_checkpoint
     from ..sources import builtin_sequence
+    from .progress import Stages
 
     chosen = _backends(backends, available_backends())
     wanted = _precisions(precisions)
@@ -44,13 +45,13 @@ def command(
         fail(f"{checkpoint}: no such checkpoint")
     sequence = builtin_sequence()
     bundle_for = partial(cached_bundle, variant=variant.value, checkpoint=checkpoint, cache_dir=cache_dir)
-    with err.status("exporting bundles (cached after the first run)..."):
-        plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams, bundle_for)
-    for note in plan.skipped:
-        err.print(f"[yellow]skipped[/] {note}")
-    with err.status("measuring...") as status:
+    with Stages("bench") as stages:
+        plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams, _announced(bundle_for, stages))
+        for note in plan.skipped:
+            stages.note(f"[yellow]skipped[/] {note}")
+        stages.stage("measuring rows", total=len(plan.rows))
         rows = run_rows(plan.rows, sequence.folder, sequence.init_box, frames, warmup,
-                        on_row=lambda r: status.update(f"measured {r['label']} {r['precision']}..."))
+                        on_row=lambda r: stages.advance(f"{r['label']} {r['precision']}"))
     run = {
         "machine": machine_info(threads, device),
         "settings": {"variant": variant.value, "device": device, "frames": frames, "warmup": warmup, "streams": streams,
@@ -61,6 +62,16 @@ def command(
     }
     _render(run)
     _write_outputs(run, json_path, plot)
+
+
+def _announced(bundle_for, stages):
+    """``bundle_for`` with a progress stage per bundle (an export the first time, then cached)."""
+
+    def bundle(target: str, precision: str, batch: int):
+        stages.stage(f"bundle {target} {precision}, batch {batch} (exported once, then cached)")
+        return bundle_for(target, precision, batch)
+
+    return bundle
 
 
 def _backends(text: str | None, installed: list[str]) -> list[str]:

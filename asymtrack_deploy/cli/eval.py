@@ -1,6 +1,8 @@
-"""Evaluate on a benchmark (GOT-10k, LaSOT, TrackingNet, OTB, UAV123, a folder of sequences, the
-procedural set): metrics beside FPS, a JSON summary, a success plot and submission files.
-Resumes an interrupted run; several --bundle options are compared side by side."""
+"""Evaluate on a benchmark: metrics beside FPS, a JSON summary, a success plot and submission files.
+
+GOT-10k, LaSOT, TrackingNet, OTB, UAV123, a folder of sequences or the procedural set. Resumes an
+interrupted run; several --bundle options are compared side by side.
+"""
 from __future__ import annotations
 
 import json
@@ -10,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .console import err, fail, out
+from .console import fail, out
 from .options import Variant
 
 NO_ARGS_IS_HELP = True
@@ -42,22 +44,25 @@ def command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
 ) -> None:
     from ..eval import DatasetError, load_dataset, run_dataset
+    from .progress import Stages
 
     specs = _specs(bundle or [], checkpoint, backend, variant.value, device, random_weights)
     # the procedural set is rendered on first use: render only as many sequences as will run
     options = {"num_sequences": limit_sequences} if dataset is DatasetName.procedural and limit_sequences else {}
-    try:
-        data = load_dataset(dataset.value, root, **options).limit(limit_sequences)
-    except (DatasetError, ValueError) as exc:
-        fail(str(exc))
     results = []
-    for spec in specs:
+    with Stages("eval") as stages:
+        stages.stage(f"reading {dataset.value}" + (" (rendered on first use)" if dataset is DatasetName.procedural else ""))
         try:
-            results.append(_run_one(data, spec, out_dir, workers, run_dataset))
-        except (ValueError, OSError, ImportError) as exc:
-            fail(f"{spec.label}: {exc}")
-        except RuntimeError as exc:
-            fail(f"{spec.label}: {exc}", code=1)
+            data = load_dataset(dataset.value, root, **options).limit(limit_sequences)
+        except (DatasetError, ValueError) as exc:
+            fail(str(exc))
+        for spec in specs:
+            try:
+                results.append(_run_one(data, spec, out_dir, workers, run_dataset, stages))
+            except (ValueError, OSError, ImportError) as exc:
+                fail(f"{spec.label}: {exc}")
+            except RuntimeError as exc:
+                fail(f"{spec.label}: {exc}", code=1)
     extra = {}
     if len(results) > 1:
         from ..eval.runner import write_comparison
@@ -94,16 +99,13 @@ def _unique(labels: list[str]) -> list[str]:
     return unique
 
 
-def _run_one(data, spec, out_dir, workers, run_dataset):
-    from rich.progress import Progress
-
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task(f"{spec.label} on {data.name}", total=len(data))
-        done = lambda name: progress.advance(task)  # noqa: E731
-        result = run_dataset(data, spec, out_dir, workers=workers, progress=done)
+def _run_one(data, spec, out_dir, workers, run_dataset, stages):
+    """One tracker over the dataset: a counted stage, a line per sequence in a log."""
+    stages.stage(f"{spec.label} on {data.name}", total=len(data))
+    result = run_dataset(data, spec, out_dir, workers=workers, progress=lambda name: stages.advance(name))
     resumed = len(data) - len(result.ran)
     if resumed:
-        err.print(f"{spec.label}: {resumed} of {len(data)} sequences resumed from {result.folder / 'raw'}")
+        stages.note(f"{spec.label}: {resumed} of {len(data)} sequences resumed from {result.folder / 'raw'}")
     return result
 
 

@@ -75,14 +75,17 @@ def _export(target: str, options: dict):
     from rich.markup import escape
 
     from ..export import export_bundle
+    from .progress import Stages
 
     err.print(f"exporting AsymTrack-{options['variant']} to {target} {options['precision']} "
-              f"(batch {options['batch']}) in {options['out_dir']} ...")
+              f"(batch {options['batch']}) in {options['out_dir']}")
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, Stages("export") as stages:
             warnings.simplefilter("default")
-            bundle = export_bundle(target, **options)
-    except (ValueError, FileExistsError) as exc:  # CheckpointError is a ValueError
+            bundle = export_bundle(target, progress=stages.stage, **options)
+    except FileExistsError as exc:  # the library names its Python option; here it is --force
+        fail(str(exc).replace("force=True", "--force"))
+    except ValueError as exc:  # CheckpointError is a ValueError
         fail(str(exc))
     except (RuntimeError, ImportError) as exc:  # ParityError, graph checks, a missing library
         fail(f"{exc}; no bundle was written", code=1)  # fail() escapes: "[tensorrt]" is not markup

@@ -66,11 +66,21 @@ def _plain_help() -> None:
         rich_utils.MAX_WIDTH = max(100, shutil.get_terminal_size().columns)
 
 
+def _unwrapped(doc: str | None) -> str | None:
+    """A command module's docstring with each paragraph on one line: the help wraps it to the
+    screen, where typer would keep the source's line breaks (lines cut short in a wide terminal,
+    broken twice in a narrow one)."""
+    if not doc:
+        return doc
+    paragraphs = (" ".join(paragraph.split()) for paragraph in doc.strip().split("\n\n"))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
 _plain_help()
 
 for _name, _module in COMMANDS.items():
     _mod = importlib.import_module(f"asymtrack_deploy.cli.{_module}")
-    app.command(_name, help=_mod.__doc__, no_args_is_help=getattr(_mod, "NO_ARGS_IS_HELP", False))(_mod.command)
+    app.command(_name, help=_unwrapped(_mod.__doc__), no_args_is_help=getattr(_mod, "NO_ARGS_IS_HELP", False))(_mod.command)
 
 
 def main() -> None:  # pragma: no cover - console-script entry

@@ -27,6 +27,7 @@ def command(
 ) -> None:
     from ..parity import ParityThresholds, run_parity
     from ..runtimes import load_backend, load_bundle_backend
+    from .progress import Stages
 
     try:
         source, default_box = frame_source(None, frames, video, limit=max_frames)
@@ -34,10 +35,14 @@ def command(
         if box is None:
             raise typer.BadParameter("--init x,y,w,h is needed with --frames or --video")
         options = {"threads": threads} if threads else {}
-        candidate = load_bundle_backend(bundle, backend=backend, **options)
-        reference = load_backend("torch", variant=candidate.info.variant, checkpoint=checkpoint, threads=threads)
-        thresholds = ParityThresholds(candidate.info.precision, min_iou)
-        report = run_parity(reference, candidate, source, box, thresholds, limit=max_frames)
+        with Stages("parity") as stages:
+            stages.stage("loading the bundle and the PyTorch reference")
+            candidate = load_bundle_backend(bundle, backend=backend, **options)
+            reference = load_backend("torch", variant=candidate.info.variant, checkpoint=checkpoint, threads=threads)
+            thresholds = ParityThresholds(candidate.info.precision, min_iou)
+            stages.stage("reading the frames")
+            report = run_parity(reference, candidate, source, box, thresholds, limit=max_frames,
+                                progress=_frames_progress(stages))
     except (ValueError, OSError, ImportError, typer.BadParameter) as exc:
         fail(str(exc))
     _check_source_checkpoint(bundle, checkpoint, report)
@@ -46,6 +51,17 @@ def command(
     else:
         _render(report, bundle)
     raise typer.Exit(0 if report.passed else 1)
+
+
+def _frames_progress(stages):
+    """run_parity's per-frame callback as a counted stage (its total is known at the first frame)."""
+
+    def frame_done(done: int, total: int) -> None:
+        if done == 1:
+            stages.stage("frames, teacher-forced and free-running", total=total)
+        stages.advance()
+
+    return frame_done
 
 
 def _check_source_checkpoint(bundle: Path, checkpoint: Path | None, report) -> None:

@@ -44,8 +44,10 @@ def command(
     resume: Annotated[Optional[Path], typer.Option(help="Continue from a checkpoint written by train.")] = None,
     weights: Annotated[
         Optional[Path],
-        typer.Option(help="Start from these weights (an official or a train checkpoint) to fine-tune: "
-                     "fresh optimiser and schedule."),  # fmt: skip
+        typer.Option(help="Start from these weights to fine-tune: fresh optimiser and schedule. An official or "
+                     "train checkpoint, or a deploy-form file (the demo weights): each fused OPE kernel is "
+                     "un-fused into an exact training form (theta 0, three equal branches), same outputs "
+                     "but not the original branches."),  # fmt: skip
     ] = None,
     pretrained_backbone: Annotated[
         Optional[Path], typer.Option(help="ImageNet EfficientMod-xxs weights for the backbone.")
@@ -122,7 +124,8 @@ def _announce(trainer) -> None:
     if trainer.pretrained is not None:
         err.print(f"  backbone: {len(trainer.pretrained['loaded'])} tensors from {c.pretrained_backbone}")
     if c.weights:
-        err.print(f"  weights: {c.weights}")
+        form = " (deploy form: OPE un-fused into its training form, theta 0, same outputs)" if trainer.weights_unfused else ""
+        err.print(f"  weights: {c.weights}{form}")
     groups = trainer.optimizer.param_groups
     err.print(f"  lr {groups[0]['base_lr']:.2g}, backbone {groups[1]['base_lr']:.2g}")
 

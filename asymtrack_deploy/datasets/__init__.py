@@ -19,7 +19,7 @@ from .folder import SequenceFolder, is_sequence_folder, read_sequence_folder, se
 from .frames import IMAGE_SUFFIXES, FrameFiles, image_files, read_frame, try_read_frame
 from .got10k import GOT10k
 from .lasot import LaSOT
-from .procedural import ProceduralDataset, generate_sequences, procedural_sequence, render_sequences
+from .procedural import ProceduralDataset, generate_sequences, procedural_root, procedural_sequence, render_sequences
 from .sequence import Sequence, SequenceList
 from .tables import OTB100, UAV123
 from .trackingnet import TRACKINGNET_EXCLUDED, TrackingNet
@@ -27,7 +27,7 @@ from .trackingnet import TRACKINGNET_EXCLUDED, TrackingNet
 __all__ = [
     "COCO", "DatasetError", "FrameFiles", "GOT10k", "IMAGE_SUFFIXES", "LaSOT", "OTB100", "ProceduralDataset",
     "Sequence", "SequenceFolder", "SequenceList", "TRACKINGNET_EXCLUDED", "TrackingNet", "UAV123",
-    "generate_sequences", "image_files", "is_sequence_folder", "procedural_sequence", "read_boxes", "read_flags",
+    "generate_sequences", "image_files", "is_sequence_folder", "procedural_root", "procedural_sequence", "read_boxes", "read_flags",
     "read_frame", "read_names", "read_sequence_folder", "read_visibility", "render_sequences", "sequence_files",
     "splits", "try_read_frame",
 ]  # fmt: skip

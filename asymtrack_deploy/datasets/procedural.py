@@ -12,7 +12,8 @@ a pure function of (seed, sequence index, frame index): a frame renders on its o
 predecessors, so the set serves both as a training source (``ProceduralDataset``, ``--data
 procedural=SEED``) and as an evaluation set, in memory (``procedural_sequence``,
 ``generate_sequences``: sequences whose frames render on demand) or written as
-``<seq>/img/00000001.jpg`` + ``<seq>/groundtruth.txt`` (``render_sequences``).
+``<seq>/img/00000001.jpg`` + ``<seq>/groundtruth.txt`` (``render_sequences``); an evaluation
+root records the set it holds in ``procedural.json`` (``procedural_root``).
 
 numpy and OpenCV; scikit-image is imported when the first photograph is needed.
 
@@ -30,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .errors import DatasetError
 from .sequence import Sequence, SequenceList
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "procedural_sequence",
     "generate_sequences",
     "render_sequences",
+    "procedural_root",
+    "ROOT_RECORD",
     "make_script",
     "render_frame",
     "target_box",
@@ -312,6 +316,10 @@ def _background_motion(rng, n, name: str, frame_size) -> tuple[np.ndarray, np.nd
     return scale, drift + wobble
 
 
+def sequence_name(seed: int, index: int) -> str:
+    return f"procedural_{int(seed)}_{int(index):05d}"
+
+
 def make_script(seed: int, index: int, length: int, frame_size=FRAME_SIZE) -> Script:
     """Every random choice of one sequence, drawn from its own generator."""
     rng = np.random.default_rng([int(seed), int(index)])
@@ -325,7 +333,7 @@ def make_script(seed: int, index: int, length: int, frame_size=FRAME_SIZE) -> Sc
     bg_scale, bg_shift = _background_motion(rng, length, background, frame_size)
     gain, white = _lighting(rng, length)
     return Script(
-        name=f"procedural_{seed}_{index:05d}",
+        name=sequence_name(seed, index),
         length=length,
         frame_size=tuple(frame_size),
         background=background,
@@ -579,3 +587,65 @@ def _write_sequence(root: Path, script: Script, quality: int) -> Path:
             "distractors": len(script.distractors), "occluders": len(script.occluders)}  # fmt: skip
     (folder / "sequence.json").write_text(json.dumps(meta, indent=1) + "\n")
     return folder
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation roots
+# --------------------------------------------------------------------------------------------
+
+ROOT_RECORD = "procedural.json"  # what an evaluation root holds: seed, length, frame_size, count
+
+
+def procedural_root(root: str | Path, num_sequences: int = 8, length: int = 100, seed: int = 0,
+                    frame_size=FRAME_SIZE) -> list[Path]:
+    """The folders of sequences 0..num_sequences-1 of the set (seed, length, frame_size) in an
+    evaluation root, rendered into it when missing: into an empty root the first time, and when
+    a later run asks for more sequences of the same set, only the missing ones (a sequence
+    depends on its seed and index alone). ``procedural.json`` records the set. A root that
+    holds another set, or anything but a rendered set, is refused (DatasetError saying what it
+    holds and what was asked): a run never silently evaluates on other sequences."""
+    root = Path(root)
+    wanted = {"seed": int(seed), "length": int(length), "frame_size": [int(v) for v in frame_size]}
+    record = _root_record(root)
+    if record is not None and {k: record.get(k) for k in wanted} != wanted:
+        asked = _describe({**wanted, "count": num_sequences})
+        raise DatasetError(root / ROOT_RECORD, f"this root holds {_describe(record)}, not {asked} as asked; read it "
+                           "as it is with --dataset folder, or give an empty --root to render the asked set")
+    have = int(record["count"]) if record is not None else 0
+    if have < num_sequences:
+        root.mkdir(parents=True, exist_ok=True)
+        for index in range(have, num_sequences):
+            _write_sequence(root, make_script(seed, index, length, frame_size), quality=92)
+        _write_json(root / ROOT_RECORD, {**wanted, "count": int(num_sequences)})
+    return [root / sequence_name(seed, index) for index in range(num_sequences)]
+
+
+def _root_record(root: Path) -> dict | None:
+    """The root's record; None for a missing or empty root; a DatasetError for anything else."""
+    path = root / ROOT_RECORD
+    if path.is_file():
+        try:
+            record = json.loads(path.read_text())
+            int(record["count"])
+            return record
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DatasetError(path, f"not a readable record of a procedural set ({exc})") from None
+    if root.is_dir() and any(not p.name.startswith(".") for p in root.iterdir()):
+        raise DatasetError(root, f"not empty and not a procedural evaluation root (no {ROOT_RECORD}, which rendering "
+                           "into an empty root writes); read it with --dataset folder, or give an empty --root")
+    if root.exists() and not root.is_dir():
+        raise DatasetError(root, "not a folder")
+    return None
+
+
+def _describe(record: dict) -> str:
+    count = f"{record['count']} sequences" if "count" in record else "sequences"  # a record may be hand-written
+    size = "x".join(str(v) for v in record.get("frame_size", ()))
+    return f"{count} of {record.get('length')} frames ({size}, seed {record.get('seed')})"
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Written whole or not at all: a run interrupted while rendering renders again."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)

@@ -10,7 +10,8 @@ Every benchmark is read whole before any tracking, so a malformed tree fails fir
 * ``trackingnet``: ``root/TEST/anno/<seq>.txt`` (first frame only) and ``root/TEST/frames/<seq>/``.
 * ``otb`` / ``uav``: OTB-100 and UAV123 with the frame ranges every toolkit uses.
 * ``folder``: any folder of sequence folders (``datasets.folder``).
-* ``procedural``: the procedural set rendered into a ``folder`` tree the first time.
+* ``procedural``: the procedural set, rendered into ``root`` the first time (``root/procedural.json``
+  says which set it holds; another set is refused, more of the same is rendered).
 """
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ from ..datasets import (
     Sequence,
     SequenceFolder,
     TrackingNet,
+    procedural_root,
     read_names,
-    render_sequences,
+    read_sequence_folder,
     splits,
 )
 
@@ -114,20 +116,18 @@ def read_folder(root: Path, name: str = "folder") -> Dataset:
 
 
 def read_procedural(root: Path, num_sequences: int = 8, length: int = 100, seed: int = 0) -> Dataset:
-    """The procedural sequences: rendered into ``root`` the first time
-    (``asymtrack_deploy.datasets.render_sequences``), read as a folder tree afterwards (the
-    options only matter for that first rendering)."""
-    root = Path(root)
-    if not (root.is_dir() and any(p.is_dir() for p in root.iterdir())):
-        root.mkdir(parents=True, exist_ok=True)
-        try:
-            render_sequences(root, num_sequences, length=length, seed=seed)
-        except ImportError as exc:
-            raise DatasetError(
-                root, f"--dataset procedural renders scikit-image's sample photographs, which are not available "
-                f"({exc}); point --dataset folder at an already rendered tree instead"
-            ) from exc
-    return read_folder(root, name="procedural")
+    """The procedural set (``num_sequences`` of ``length`` frames, ``seed``), rendered into
+    ``root`` on first use and extended when more of the same set is asked for; a root that
+    holds another set is refused, saying what it holds (``datasets.procedural_root``)."""
+    try:
+        folders = procedural_root(root, num_sequences, length=length, seed=seed)
+    except ImportError as exc:
+        raise DatasetError(
+            root, f"--dataset procedural renders scikit-image's sample photographs, which are not available "
+            f"({exc}); point --dataset folder at an already rendered tree instead"
+        ) from exc
+    sequences = [read_sequence_folder(folder) for folder in folders]
+    return Dataset("procedural", Path(root), sequences, _annotated_protocol(sequences))
 
 
 DATASETS: dict[str, Callable[..., Dataset]] = {

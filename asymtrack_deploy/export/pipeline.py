@@ -25,6 +25,7 @@ import math
 import os
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -203,6 +204,10 @@ def _calibration(opts: ExportOptions) -> CalibrationSet | None:
 # -- the pipeline ---------------------------------------------------------------------------------
 
 
+def _silent(step: str) -> None:
+    """No progress wanted: the pipeline itself never prints."""
+
+
 @dataclass
 class _Run:
     """One export in progress: the staging folder, the model and the parity reference."""
@@ -216,6 +221,7 @@ class _Run:
     started: float
     extra_files: tuple[str, ...] = ()
     job: ConversionJob | None = None
+    say: Callable[[str], None] = _silent  # the progress callback: told each step as it starts
 
     def parity(self, backend: str, options: dict, pairs: int, tolerance: float) -> dict:
         crops = replace(self.crops, templates=self.crops.templates[:pairs], searches=self.crops.searches[:pairs])
@@ -223,9 +229,10 @@ class _Run:
             return compare_on_crops(self.reference, candidate, crops, tolerance)
 
 
-def export_bundle(target: str, **options) -> Bundle:
+def export_bundle(target: str, progress: Callable[[str], None] | None = None, **options) -> Bundle:
     """``export_bundle("onnx", checkpoint=PATH, variant="tiny", out_dir=DIR, batch=1)``; the
     common options are ``ExportOptions``' fields, the rest go to the target's converter.
+    ``progress(step)`` is called as each step starts (what to show; the pipeline prints nothing).
 
     Raises ValueError (CheckpointError included) for bad input, FileExistsError when ``out_dir``
     exists without ``force``, ParityError when the exported graphs miss the PyTorch boxes by
@@ -238,15 +245,21 @@ def export_bundle(target: str, **options) -> Bundle:
     opts.check(entry)
     if converter is not None:
         converter.prepare(opts.precision)
+    say = progress or _silent
+    if opts.precision == "int8":
+        say(f"int8 calibration crops ({opts.calib_count} pairs)")
     calib = _calibration(opts)
     marker = converter.marker if converter is not None else MANIFEST_NAME
     with staged_bundle(opts.out_dir, opts.force, marker) as stage:
-        run = _start(stage, opts, converter)
+        say("loading the model")
+        run = _start(stage, opts, converter, say)
         manifest = _source_graphs(run, converter is None)
         if converter is not None:
             manifest = _convert(run, manifest, converter, entry, calib)
         _finish(run, manifest)
         if converter is not None:
+            if type(converter).finish is not Converter.finish:
+                say(f"{target} delivery")
             converter.finish(stage, run.job)
     return load_bundle(converter.bundle_path(Path(opts.out_dir)) if converter is not None else opts.out_dir)
 
@@ -257,30 +270,33 @@ def export_onnx(checkpoint, variant: str, out_dir, batch: int = 1, force: bool =
                          **options)
 
 
-def _start(stage: Path, opts: ExportOptions, converter: Converter | None) -> _Run:
+def _start(stage: Path, opts: ExportOptions, converter: Converter | None, say: Callable[[str], None]) -> _Run:
     started = time.perf_counter()
     model, source = prepare_model(opts.variant, opts.checkpoint, opts.random_weights, opts.seed)
     minimum = SOURCE_PARITY_PAIRS if converter is None else CONVERTED_PARITY_PAIRS
     pairs = max(parity_pairs(opts.batch, opts.parity_pairs, minimum), parity_pairs(opts.batch, None, SOURCE_PARITY_PAIRS))
     reference = load_backend("torch", model=model, batch=opts.batch)
-    return _Run(stage, opts, model, source, reference, parity_crops(model.cfg, pairs=pairs), started)
+    return _Run(stage, opts, model, source, reference, parity_crops(model.cfg, pairs=pairs), started, say=say)
 
 
 def _source_graphs(run: _Run, is_bundle: bool) -> Manifest:
     """The fp32 ONNX graphs and manifest in the stage, checked in ONNX Runtime. When they are
     the whole bundle (``is_bundle``), ``parity_pairs`` and ``box_tolerance`` apply to them."""
     opts = run.opts
+    run.say("fp32 ONNX graphs (trace, simplify, check)")
     graphs = write_graphs(run.stage, run.model, opts.batch, opts.opset, opts.simplifier)
     manifest = write_manifest(run.stage, onnx_manifest(run.model, graphs, opts.batch, opts.opset, run.source, opts.simplifier))
     given = opts.parity_pairs if is_bundle else None
     pairs = parity_pairs(opts.batch, given, SOURCE_PARITY_PAIRS)
     tolerance = opts.box_tolerance if is_bundle and opts.box_tolerance is not None else tolerance_for("fp32").box
+    run.say(f"parity of the ONNX graphs against PyTorch ({pairs} crop pairs)")
     return replace(manifest, parity=run.parity("onnxruntime", _CPU_ONNXRUNTIME, pairs, tolerance))
 
 
 def _convert(run: _Run, source: Manifest, converter: Converter, entry, calib: CalibrationSet | None) -> Manifest:
     """The target's files and the derived manifest, written into the stage, with its parity."""
     opts = run.opts
+    run.say(f"{'int8 calibration and ' if calib is not None else ''}conversion to {entry.name} {opts.precision}")
     feeds = calibration_feeds(run.stage, source, calib) if calib is not None else None
     run.job = ConversionJob(run.stage, source, opts.precision, feeds, run.model)
     conversion = converter.convert(run.job)
@@ -289,6 +305,7 @@ def _convert(run: _Run, source: Manifest, converter: Converter, entry, calib: Ca
     manifest = write_manifest(run.stage, manifest, extra_files=conversion.extra_files)
     tolerance = tolerance_for(opts.precision).box if opts.box_tolerance is None else opts.box_tolerance
     pairs = parity_pairs(opts.batch, opts.parity_pairs, CONVERTED_PARITY_PAIRS)
+    run.say(f"parity of the {entry.name} {opts.precision} graphs against PyTorch ({pairs} crop pairs)")
     parity = run.parity(converter.parity_backend or entry.backend, converter.backend_options(), pairs, tolerance)
     run.extra_files = conversion.extra_files
     return replace(manifest, parity=parity)

@@ -6,6 +6,9 @@ quantized engine from them. Ranges come from calibration feeds (``calibration_fe
 """
 from __future__ import annotations
 
+import functools
+import logging
+import sys
 import time
 from pathlib import Path
 
@@ -48,7 +51,7 @@ def quantize_qdq(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]], for_t
         options["DedicatedQDQPair"] = True  # TensorRT fuses one Q/DQ pair into one consumer
         options["QuantizeBias"] = False  # its DequantizeLinear takes int8 only, not int32 biases
     started = time.perf_counter()
-    quantize_static(
+    quiet_quantizer_advice(quantize_static)(
         str(src),
         str(dst),
         _FeedReader(feeds),
@@ -69,6 +72,38 @@ def quantize_qdq(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]], for_t
         "ranges": "MinMax",
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+class _PreProcessingAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not (text.startswith("Please consider") and "pre-processing" in text)
+
+
+def quiet_quantizer_advice(quantize):
+    """``quantize`` without ONNX Runtime's advice to run its pre-processing first (shape
+    inference and graph optimisation, logged on the root logger before and after quantizing).
+    The graphs reaching the quantizer are already static and simplified, so the advice is not
+    the user's business. It is dropped, and the root logger is left as it was: logging's
+    module-level ``warning`` would otherwise install a handler on it for good (basicConfig);
+    other records still reach stderr as logging's last resort would print them."""
+
+    @functools.wraps(quantize)
+    def run(*args, **kwargs):
+        root, advice = logging.getLogger(), _PreProcessingAdvice()
+        stand_in = None if root.handlers else logging.StreamHandler(sys.stderr)
+        if stand_in is not None:
+            stand_in.setLevel(logging.WARNING)
+            root.addHandler(stand_in)
+        root.addFilter(advice)
+        try:
+            return quantize(*args, **kwargs)
+        finally:
+            root.removeFilter(advice)
+            if stand_in is not None:
+                root.removeHandler(stand_in)
+
+    return run
 
 
 def _ort_version() -> str:

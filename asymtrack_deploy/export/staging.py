@@ -24,12 +24,12 @@ def check_target(out_dir: Path, force: bool, marker: str = MANIFEST_NAME) -> Non
     if not out_dir.exists() and not out_dir.is_symlink():
         return
     if not out_dir.is_dir() or out_dir.is_symlink():
-        raise FileExistsError(f"{out_dir} exists and is not a folder; choose another --out")
+        raise FileExistsError(f"{out_dir} exists and is not a folder; choose another output folder")
     if not force:
-        raise FileExistsError(f"{out_dir} already exists; pass --force (force=True) to replace it")
+        raise FileExistsError(f"{out_dir} already exists; pass force=True to replace it")
     if any(out_dir.iterdir()) and not (out_dir / marker).is_file():
         raise FileExistsError(
-            f"{out_dir} exists and is not a bundle (no {marker}); refusing to replace it even with --force"
+            f"{out_dir} exists and is not a bundle (no {marker}); refusing to replace it even with force=True"
         )
 
 

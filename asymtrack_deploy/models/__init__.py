@@ -12,6 +12,7 @@ from .asymtrack import (
 from .checkpoint import (
     CheckpointError,
     checkpoint_filter_fn,
+    is_deploy_form,
     load_checkpoint,
     load_model,
     read_state_dict,
@@ -28,6 +29,7 @@ __all__ = [
     "checkpoint_filter_fn",
     "count_flops",
     "explicit_attention",
+    "is_deploy_form",
     "load_checkpoint",
     "load_model",
     "parameter_count",

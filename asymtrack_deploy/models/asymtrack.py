@@ -200,6 +200,29 @@ class OPE(nn.Module):
         del self.rbr_conv
         del self.theta
 
+    @staticmethod
+    def unfused_weights(fused: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Training-form parameters whose ``fused_weight`` is ``fused``: theta = 0 (sigmoid 0.5)
+        and three equal branches S/3. ``fused_weight`` gives S - pad(0.5 * sum_hw(S)), and with
+        S = F + pad(sum_hw(F)) (sum_hw(S) = 2 sum_hw(F)) that is F again. The original split
+        among the branches and the learnt theta cannot be recovered from F; this is one exact
+        preimage, so a deploy-form model can be fine-tuned from the same function."""
+        centre = fused.sum(dim=(2, 3))[:, :, None, None]
+        total = fused + F.pad(centre, (1, 1, 1, 1))
+        return [total / OPE.num_branches for _ in range(OPE.num_branches)], fused.new_zeros(1)
+
+    @torch.no_grad()
+    def unfuse(self) -> None:
+        """The inverse of ``reparameterize`` (``unfused_weights``): a no-op in training form."""
+        if not self.deployed:
+            return
+        weights, theta = self.unfused_weights(self.rbr_reparam.weight)
+        self.rbr_conv = nn.ModuleList([nn.Conv2d(*w.shape[:2], 3, padding=1, bias=False).to(w) for w in weights])
+        for conv, weight in zip(self.rbr_conv, weights):
+            conv.weight.copy_(weight)
+        self.theta = nn.Parameter(theta)
+        del self.rbr_reparam
+
 
 class DySepConvAtten(nn.Module):
     """Dynamic separable 1-D convolution along channels, its weights generated from a query.
@@ -566,6 +589,14 @@ class AsymTrack(nn.Module):
         for module in self.modules():
             if isinstance(module, OPE):
                 module.reparameterize()
+        return self
+
+    def unfuse(self) -> "AsymTrack":
+        """Every fused OPE back in training form (``OPE.unfuse``), e.g. to fine-tune a deploy-form
+        model; a no-op on a model already in training form."""
+        for module in self.modules():
+            if isinstance(module, OPE):
+                module.unfuse()
         return self
 
     def state_spec(self, batch: int = 1) -> dict[str, tuple[int, ...]]:

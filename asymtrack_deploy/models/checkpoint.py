@@ -2,9 +2,11 @@
 
 The official trainer saves ``{'net': state_dict}`` with every OPE in its training form
 (``rbr_conv.{0,1,2}.weight`` and ``theta``). ``checkpoint_filter_fn`` folds those into the deploy
-form (``rbr_reparam.weight``) with the official arithmetic when the target model is deployed; a
-state dict already in the model's form passes through unchanged. Files are read with
-``torch.load(weights_only=True)``: a checkpoint from the internet must not be able to run code.
+form (``rbr_reparam.weight``) with the official arithmetic when the target model is deployed, and
+on request (``unfuse=True``, for fine-tuning) un-fuses a deploy-form file exactly for a
+training-form model; a state dict already in the model's form passes through unchanged. Files
+are read with ``torch.load(weights_only=True)``: a checkpoint from the internet must not be able
+to run code.
 """
 from __future__ import annotations
 
@@ -18,10 +20,12 @@ import torch
 
 from .asymtrack import OPE, AsymTrack, build_model
 
-__all__ = ["CheckpointError", "load_checkpoint", "load_model", "read_state_dict", "checkpoint_filter_fn", "save_checkpoint"]
+__all__ = ["CheckpointError", "load_checkpoint", "load_model", "read_state_dict", "checkpoint_filter_fn", "save_checkpoint",
+           "is_deploy_form"]
 
 _OPE_BRANCH = re.compile(r"^(?P<prefix>.*)\.rbr_conv\.(?P<idx>\d+)\.weight$")
 _STAGE_BLOCK = re.compile(r"^backbone\.layers\.(?P<stage>\d+)\.blocks\.(?P<block>\d+)\.gamma_1$")
+_FUSED_SUFFIX = ".rbr_reparam.weight"
 _SHOWN = 5
 
 
@@ -77,10 +81,13 @@ def _extract_state_dict(path: Path, obj: object) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-def checkpoint_filter_fn(state_dict: Mapping[str, torch.Tensor], model: AsymTrack) -> dict[str, torch.Tensor]:
-    """Map a state dict into ``model``'s form: fuse training-form OPE when the model is deployed."""
+def checkpoint_filter_fn(
+    state_dict: Mapping[str, torch.Tensor], model: AsymTrack, unfuse: bool = False
+) -> dict[str, torch.Tensor]:
+    """Map a state dict into ``model``'s form: fuse training-form OPE when the model is deployed;
+    with ``unfuse``, un-fuse deploy-form OPE for a training-form model (``OPE.unfused_weights``)."""
     if not model.deployed:
-        return dict(state_dict)
+        return _unfused(state_dict) if unfuse else dict(state_dict)
     out = dict(state_dict)
     prefixes = {m["prefix"] for k in state_dict if (m := _OPE_BRANCH.match(k))}
     for prefix in sorted(prefixes):
@@ -90,10 +97,28 @@ def checkpoint_filter_fn(state_dict: Mapping[str, torch.Tensor], model: AsymTrac
             continue  # reported as a missing/unexpected key by the strict load
         weights = [state_dict[k].float() for k in keys]
         fused = OPE.fused_weight(weights, state_dict[theta_key].float())
-        out[prefix + ".rbr_reparam.weight"] = fused.to(state_dict[keys[0]].dtype)
+        out[prefix + _FUSED_SUFFIX] = fused.to(state_dict[keys[0]].dtype)
         for k in keys + [theta_key]:
             del out[k]
     return out
+
+
+def _unfused(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each ``<prefix>.rbr_reparam.weight`` replaced by the exact training form (theta 0, three
+    equal branches); training-form entries pass through."""
+    out = dict(state_dict)
+    for key in [k for k in state_dict if k.endswith(_FUSED_SUFFIX)]:
+        prefix = key.removesuffix(_FUSED_SUFFIX)
+        fused = out.pop(key)
+        weights, theta = OPE.unfused_weights(fused.float())
+        out.update({f"{prefix}.rbr_conv.{i}.weight": w.to(fused.dtype) for i, w in enumerate(weights)})
+        out[prefix + ".theta"] = theta.to(fused.dtype)
+    return out
+
+
+def is_deploy_form(state_dict: Mapping[str, torch.Tensor]) -> bool:
+    """Whether a state dict holds fused OPE kernels (deploy form) rather than their branches."""
+    return any(k.endswith(_FUSED_SUFFIX) for k in state_dict)
 
 
 def _branch_index(key: str) -> int:
@@ -133,11 +158,11 @@ def _check_keys(path, state_dict, model: AsymTrack) -> None:
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
-    if not model.deployed and any(k.endswith("rbr_reparam.weight") for k in unexpected):
+    if not model.deployed and any(k.endswith(_FUSED_SUFFIX) for k in unexpected):
         raise CheckpointError(
             path,
             "this checkpoint is in deploy form (OPE fused into rbr_reparam); a training-form model "
-            "needs the unfused rbr_conv/theta weights",
+            "needs the unfused rbr_conv/theta weights (load_checkpoint(..., unfuse=True) un-fuses them)",
         )
     problems = []
     if missing:
@@ -155,16 +180,19 @@ def _check_keys(path, state_dict, model: AsymTrack) -> None:
         raise CheckpointError(path, f"does not fit AsymTrack-{model.cfg.name}: " + "; ".join(problems))
 
 
-def load_checkpoint(model: AsymTrack, path: str | os.PathLike) -> AsymTrack:
+def load_checkpoint(model: AsymTrack, path: str | os.PathLike, unfuse: bool = False) -> AsymTrack:
     """Load an official (training-form) or deploy-form checkpoint into ``model``, strictly.
 
     Floating tensors are converted to the model's dtype before anything else, so a
     half-precision training-form file has its OPE branches fused in fp32 (fusing in fp16 and
-    converting afterwards costs 1.8e-4 in the boxes). Returns the model.
+    converting afterwards costs 1.8e-4 in the boxes). A deploy-form file goes into a
+    training-form model only with ``unfuse=True`` (fine-tuning): each fused OPE kernel becomes
+    an exact training form (theta 0, three equal branches), same outputs, not the original
+    branches. Returns the model.
     """
     state_dict = _to_dtype(read_state_dict(path), next(model.parameters()).dtype)
     _check_variant(path, state_dict, model)
-    state_dict = checkpoint_filter_fn(state_dict, model)
+    state_dict = checkpoint_filter_fn(state_dict, model, unfuse)
     _check_keys(path, state_dict, model)
     model.load_state_dict(state_dict, strict=True)
     return model

@@ -13,7 +13,7 @@ never with each other.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -79,21 +79,25 @@ def run_parity(
     thresholds: ParityThresholds | None = None,
     limit: int | None = None,
     color_order: str = "bgr",
+    progress: Callable[[int, int], None] | None = None,
 ) -> ParityReport:
-    """Track ``frames`` with both backends (teacher-forced and free-running) and compare."""
+    """Track ``frames`` with both backends (teacher-forced and free-running) and compare;
+    ``progress(done, total)`` is called after each compared frame."""
     thresholds = thresholds or ParityThresholds(candidate.info.precision)
     frames = _frames_list(frames, limit)
     ref, forced, free = (Tracker(b, color_order=color_order) for b in (reference, candidate, candidate))
     for tracker in (ref, forced, free):
         tracker.init(frames[0], init_box)
     tf_iou, tf_px, tf_score, fr_iou = [], [], [], []
-    for frame in frames[1:]:
+    for done, frame in enumerate(frames[1:], 1):
         forced.state = ref.state
         expected, got, own = ref.update(frame), forced.update(frame), free.update(frame)
         tf_iou.append(box_iou(expected.box, got.box))
         tf_px.append(float(np.abs(np.subtract(expected.box, got.box)).max()))
         tf_score.append(abs(expected.score - got.score))
         fr_iou.append(box_iou(expected.box, own.box))
+        if progress is not None:
+            progress(done, len(frames) - 1)
     return _report(thresholds, tf_iou, tf_px, tf_score, fr_iou)
 
 

@@ -281,7 +281,7 @@ def check_out_dir(out_dir: str | os.PathLike, force: bool) -> None:
     if not out_dir.exists():
         return
     if not force:
-        raise FileExistsError(f"{out_dir} already exists; pass --force (force=True) to replace it")
+        raise FileExistsError(f"{out_dir} already exists; pass force=True to replace it")
     if not (out_dir / RECORD_NAME).is_file():
         raise FileExistsError(f"{out_dir} is not a repository written by asymtrack-deploy (no {RECORD_NAME}); "
                               "refusing to replace it")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ..models import build_model, load_checkpoint, save_checkpoint
+from ..models import build_model, is_deploy_form, load_checkpoint, read_state_dict, save_checkpoint
 from .data import DataSpec, build_dataset, parse_data_spec
 from .losses import tracking_loss
 from .pairs import Augmentation, PairDataset, RankSampler, normalize_crops
@@ -275,8 +275,11 @@ class Trainer:
         model = init_weights(build_model(self.config.variant, train=True))
         if self.config.pretrained_backbone:
             self.pretrained = load_pretrained_backbone(model, self.config.pretrained_backbone)
+        self.weights_unfused = False
         if self.config.weights:
-            load_checkpoint(model, self.config.weights)  # official or ours; strict, names the file
+            # official or ours (strict, names the file); deploy form (the demo weights) is un-fused exactly
+            self.weights_unfused = is_deploy_form(read_state_dict(self.config.weights))
+            load_checkpoint(model, self.config.weights, unfuse=True)
         return model.to(self.dist.device)
 
     def _resume(self) -> int:

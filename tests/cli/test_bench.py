@@ -22,6 +22,7 @@ def test_bench_onnxruntime_json_plot_and_results_page(tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "baseline" in result.output and "onnxruntime" in result.output
+    assert "bench: measuring rows 2/2 onnxruntime fp32" in result.stderr  # not a terminal: a line per row
     run = json.loads(out_json.read_text())
     assert {"machine", "settings", "rows", "skipped"} <= set(run)
     assert run["machine"]["logical_cpus"] >= 1 and "onnxruntime" in run["machine"]["versions"]

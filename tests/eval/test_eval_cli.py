@@ -24,6 +24,7 @@ def test_eval_torch_random_weights_table_json_and_resume(tmp_path):
     assert result.exit_code == 0, result.output
     for text in ("folder: 2 sequences", "AUC", "P_norm", "AO", "FPS", "torch-tiny-random", "summary.json"):
         assert text in result.output
+    assert "eval: torch-tiny-random on folder 2/2" in result.stderr  # not a terminal: a line per sequence
     summary = json.loads((tmp_path / "out" / "folder" / "torch-tiny-random" / "summary.json").read_text())
     assert summary["sequences"] == 2 and summary["speed"]["frames"] == 8
     resumed = runner.invoke(app, args + ["--json"])

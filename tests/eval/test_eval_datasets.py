@@ -2,6 +2,7 @@
 before tracking with an error that names the file (and line)."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -200,4 +201,30 @@ def test_procedural_renders_with_scikit_image_or_says_what_is_missing(tmp_path):
     ds = load_dataset("procedural", tmp_path / "proc", num_sequences=2, length=4)
     assert len(ds) == 2 and all(s.annotated for s in ds.sequences)
     # a second load reads the rendered tree without rendering again
-    assert [s.name for s in load_dataset("procedural", tmp_path / "proc").sequences] == [s.name for s in ds.sequences]
+    again = load_dataset("procedural", tmp_path / "proc", num_sequences=2, length=4)
+    assert [s.name for s in again.sequences] == [s.name for s in ds.sequences]
+
+
+def test_a_procedural_root_holds_the_set_a_run_asks_for(tmp_path):
+    """After a run on 2 sequences, a run on 3 of the same set gets 3 (the first two unchanged,
+    the third rendered), one on 1 gets the first; another length or seed is refused with what
+    the root holds, never evaluated silently on the wrong set."""
+    pytest.importorskip("skimage", reason="the procedural set renders scikit-image's sample photographs")
+    root = tmp_path / "proc"
+    first = load_dataset("procedural", root, num_sequences=2, length=4)
+    stamp = (root / first.sequences[0].name / "groundtruth.txt").stat().st_mtime_ns
+    more = load_dataset("procedural", root, num_sequences=3, length=4)
+    assert [s.name for s in more.sequences[:2]] == [s.name for s in first.sequences] and len(more) == 3
+    assert (root / first.sequences[0].name / "groundtruth.txt").stat().st_mtime_ns == stamp
+    assert json.loads((root / "procedural.json").read_text())["count"] == 3
+    assert [s.name for s in load_dataset("procedural", root, num_sequences=1, length=4).sequences] == [first.sequences[0].name]
+    with pytest.raises(DatasetError, match=r"holds 3 sequences of 4 frames .*seed 0.*, not 8 sequences of 100 frames"):
+        load_dataset("procedural", root)
+    with pytest.raises(DatasetError, match="seed 1"):
+        load_dataset("procedural", root, num_sequences=2, length=4, seed=1)
+
+
+def test_a_folder_that_is_not_a_procedural_root_is_refused(tmp_path):
+    (tmp_path / "mine" / "seq").mkdir(parents=True)
+    with pytest.raises(DatasetError, match=r"mine: not empty and not a procedural evaluation root .*--dataset folder"):
+        load_dataset("procedural", tmp_path / "mine")

@@ -51,7 +51,8 @@ def test_bad_target_and_opset_are_usage_errors(tmp_path):
 
 def test_existing_bundle_without_force_is_exit_2(tiny_bundle):
     result = _run("--out", tiny_bundle, "--checkpoint", reference_checkpoint("tiny"))
-    assert result.exit_code == 2 and "--force" in result.output
+    assert result.exit_code == 2 and "pass --force to replace it" in result.output
+    assert "force=True" not in result.output  # the Python API's name stays out of the command line
 
 
 def test_random_weights_export_prints_the_summary_and_records_the_weights(tmp_path):
@@ -60,6 +61,8 @@ def test_random_weights_export_prints_the_summary_and_records_the_weights(tmp_pa
     assert result.exit_code == 0, result.output
     for text in ("search.onnx", "template.onnx", "MB", "max |box diff|", "passed", "random weights (seed 3)"):
         assert text in result.output
+    for stage in ("loading the model", "fp32 ONNX graphs", "parity of the ONNX graphs against PyTorch", "done in"):
+        assert f"export: {stage}" in result.stderr  # not a terminal: one line per stage
     source = load_bundle(out).manifest.source
     assert source.random_weights and source.seed == 3 and source.checkpoint is None
 

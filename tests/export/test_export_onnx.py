@@ -83,7 +83,7 @@ def test_registry_dispatches_to_the_onnx_target():
 
 def test_existing_bundle_needs_force(tiny_bundle):
     before = (tiny_bundle / MANIFEST_NAME).read_text()
-    with pytest.raises(FileExistsError, match="already exists; pass --force"):
+    with pytest.raises(FileExistsError, match="already exists; pass force=True"):
         export_onnx(reference_checkpoint("tiny"), "tiny", tiny_bundle)
     assert (tiny_bundle / MANIFEST_NAME).read_text() == before
 

@@ -59,7 +59,7 @@ def test_openvino_bundle_runs_on_openvino(openvino_b1, tmp_path):
 
 def test_existing_folders_and_bad_options_are_refused_and_nothing_is_left(onnx_b1, tmp_path):
     repo = write_repository(onnx_b1, tmp_path / "repo")
-    with pytest.raises(FileExistsError, match="--force"):
+    with pytest.raises(FileExistsError, match="force=True"):
         write_repository(onnx_b1, repo)
     write_repository(onnx_b1, repo, force=True, instances=2)
     assert read_record(repo)["tracker"]["instances"] == 2

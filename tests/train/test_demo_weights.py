@@ -2,10 +2,6 @@
 a target (as the first demo weights did on box.mp4, where the box grew to three times the box)."""
 from __future__ import annotations
 
-import gzip
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,7 +10,6 @@ from asymtrack_deploy.eval.metrics import iou_exclusive
 from asymtrack_deploy.runtimes.torch_backend import TorchBackend, default_checkpoint
 from asymtrack_deploy.tracker import Tracker
 
-BOX_MP4_GZ = Path("/usr/share/doc/opencv-doc/opencv4/html/box.mp4.gz")
 BOX_MP4_START = (298.0, 15.0, 297.0, 227.0)  # the box held in the hand, first frame
 
 pytestmark = pytest.mark.skipif(default_checkpoint() is None, reason="no demo weights installed")
@@ -39,17 +34,6 @@ def test_demo_weights_track_a_held_out_procedural_sequence(tracker):
     boxes = _track(tracker, sequence.iter_frames(), sequence.init_box)
     overlap = iou_exclusive(boxes[1:], sequence.boxes[1:])
     assert overlap.mean() >= 0.5, f"mean IoU {overlap.mean():.3f}"
-
-
-@pytest.fixture(scope="module")
-def box_mp4(tmp_path_factory) -> Path:
-    source = BOX_MP4_GZ.resolve()
-    if not source.is_file():
-        pytest.skip(f"{source} is missing: apt-get install opencv-doc")
-    path = tmp_path_factory.mktemp("video") / "box.mp4"
-    with gzip.open(source) as packed, open(path, "wb") as out:
-        shutil.copyfileobj(packed, out)
-    return path
 
 
 def test_demo_weights_keep_the_box_of_box_mp4_at_its_size(tracker, box_mp4):

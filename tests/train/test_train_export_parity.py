@@ -26,5 +26,5 @@ def test_trained_checkpoint_exports_and_passes_parity(tmp_path):
     result = runner.invoke(app, ["parity", "--bundle", str(bundle), "--checkpoint", str(checkpoint), "--frames",
                                  str(reference_file("frames")), "--init", "410,130,80,120", "--max-frames", "8", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["passed"] and report["notes"] == []

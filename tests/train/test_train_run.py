@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from asymtrack_deploy.cli import train as train_cli
 from asymtrack_deploy.datasets import SequenceFolder
 from asymtrack_deploy.models import build_model, load_checkpoint
+from asymtrack_deploy.runtimes.torch_backend import default_checkpoint
 from asymtrack_deploy.train import (
     RECIPES,
     Augmentation,
@@ -152,6 +153,20 @@ def test_command_line_fine_tunes_from_weights(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"weights: {first}" in result.output and "lr 0.0004, backbone 0.0004" in result.output
     assert checkpoint_path(tmp_path / "tune", 1).is_file()
+
+
+@pytest.mark.skipif(default_checkpoint() is None, reason="no demo weights installed")
+def test_command_line_fine_tunes_from_the_deploy_form_demo_weights(tmp_path):
+    """The shipped demo weights are in deploy form (OPE fused): --weights un-fuses them exactly
+    and says so; the training-form checkpoint it writes loads back into the deploy model."""
+    root = make_tree("folder", tmp_path / "data")
+    args = ["--data", f"folder={root}", "--weights", str(default_checkpoint()), "--epochs", "1", "--batch-size", "2",
+            "--samples-per-epoch", "4", "--workers", "0", "--out", str(tmp_path / "tune"), "--no-progress",
+            "--threads", "1"]  # fmt: skip
+    result = CliRunner().invoke(_cli(), args)
+    assert result.exit_code == 0, result.output
+    assert "deploy form: OPE un-fused into its training form" in result.output
+    assert load_checkpoint(build_model("tiny"), checkpoint_path(tmp_path / "tune", 1)).deployed
 
 
 def test_negative_backbone_multiplier_is_refused(tmp_path):
