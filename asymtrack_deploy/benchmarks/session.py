@@ -142,7 +142,10 @@ def serve(conn, spec, frames_dir: str, init_box, warmup: int) -> None:
         return
     conn.send({"ready": True})
     while True:
-        command, *args = conn.recv()
+        try:
+            command, *args = conn.recv()
+        except EOFError:  # the parent went away (interrupted): nothing left to answer
+            return
         try:
             if command == "finish":
                 conn.send(session.finish())
