@@ -8,9 +8,11 @@ with the template state of its own template graph, under the runtime's profiler:
 session profiling (``enable_profiling``; node events summed per operator type) and OpenVINO's
 ``PERF_COUNT`` (per executed node: its type, the kernel and the precision it ran in, e.g.
 ``brgconv_avx512_I8``), with the settings the bundle's backend would use (OpenVINO: the
-manifest's inference precision, LATENCY hint). Printed per bundle: milliseconds per step by
-operator type (and kernel), the node count, and the sum against the step's wall time. Profiled
-times include the profiler's overhead, so compare shares, not totals, with ``bench``.
+manifest's inference precision, LATENCY hint). Each node's time is its median over the steps (a
+shared host preempts single steps; a median per node keeps those out), summed per operator type.
+Printed per bundle: milliseconds per step by operator type (and kernel), the node count, and the
+sum against the step's wall time. Profiled times include the profiler's overhead, so compare
+shares, not totals, with ``bench``.
 """
 from __future__ import annotations
 
@@ -72,13 +74,11 @@ def profile_onnxruntime(path: Path, crops, state, steps: int, threads: int | Non
         run(crops[i % len(crops)])
     wall = _wall_ms(run, crops, steps)
     events = json.loads(Path(session.end_profiling()).read_text())
-    per_op: dict[str, float] = defaultdict(float)
-    runs = sum(1 for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
+    per_node: dict[tuple[str, str], list[float]] = defaultdict(list)
     for event in events:
         if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
-            per_op[event["args"]["op_name"]] += event["dur"] / 1000.0
-    nodes = len({e["name"] for e in events if e.get("cat") == "Node"})
-    return _summary(per_op, max(runs, 1), wall, nodes)
+            per_node[(event["name"], event["args"]["op_name"])].append(event["dur"] / 1000.0)
+    return _summary(per_node, wall)
 
 
 def profile_openvino(path: Path, hint: str | None, crops, state, steps: int, threads: int | None) -> dict:
@@ -92,7 +92,7 @@ def profile_openvino(path: Path, hint: str | None, crops, state, steps: int, thr
     compiled = ov.Core().compile_model(str(path), "CPU", config)
     request = compiled.create_infer_request()
     crop_name = compiled.inputs[0].get_any_name()
-    per_op: dict[str, float] = defaultdict(float)
+    per_node: dict[tuple[str, str], list[float]] = defaultdict(list)
 
     def run(crop):
         request.infer({crop_name: crop, **state})
@@ -104,15 +104,20 @@ def profile_openvino(path: Path, hint: str | None, crops, state, steps: int, thr
         run(crops[i % len(crops)])
         for node in request.profiling_info:
             if node.status == node.Status.EXECUTED:
-                per_op[f"{node.node_type} [{node.exec_type}]"] += node.real_time.total_seconds() * 1000.0
-    summary = _summary(per_op, steps, wall, len(compiled.get_runtime_model().get_ops()))
+                kind = f"{node.node_type} [{node.exec_type}]"
+                per_node[(node.node_name, kind)].append(node.real_time.total_seconds() * 1000.0)
+    summary = _summary(per_node, wall)
     summary["inference_precision"] = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
     return summary
 
 
-def _summary(per_op: dict[str, float], steps: int, wall_ms: float, nodes: int) -> dict:
-    ops = {op: total / steps for op, total in sorted(per_op.items(), key=lambda kv: -kv[1])}
-    return {"wall_p50_ms": wall_ms, "profiled_ms": sum(ops.values()), "nodes": nodes, "ms_per_op_type": ops}
+def _summary(per_node: dict[tuple[str, str], list[float]], wall_ms: float) -> dict:
+    """Per operator type: the sum of its nodes' median times per step."""
+    per_op: dict[str, float] = defaultdict(float)
+    for (_, op), times in per_node.items():
+        per_op[op] += float(np.median(times))
+    ops = dict(sorted(per_op.items(), key=lambda kv: -kv[1]))
+    return {"wall_p50_ms": wall_ms, "profiled_ms": sum(ops.values()), "nodes": len(per_node), "ms_per_op_type": ops}
 
 
 def profile_bundle(bundle_dir: str, steps: int, threads: int | None) -> dict:
