@@ -4,7 +4,8 @@
 expensive-once step); ``Tracker.update`` crops the search region around the current state,
 runs the search branch and maps the box back into the frame with the official arithmetic
 (``crop.py``). Per frame the only work outside the graph is one crop-and-resize and a channel
-swap of the small crop; the frame itself is never copied or converted to float.
+swap of the small crop; the frame is never converted to float, and copied only in the rows that
+the resize of a window reaching past the frame's edge reads (``crop.CropCanvas``).
 
 numpy and OpenCV only: importing this module does not import torch.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .boxes import check_box
-from .crop import clip_box, crop_rgb, map_box_back
+from .crop import CropCanvas, clip_box, crop_rgb, map_box_back
 from .runtimes.base import Backend
 from .tracker_spec import DEFAULT_SCORE_THRESHOLD
 
@@ -63,6 +64,7 @@ class BatchTracker:
         self.color_order = color_order
         self.clip_margin = backend.info.tracker.clip_margin if clip_margin is None else clip_margin
         self.size = backend.info.batch
+        self._canvases = [CropCanvas() for _ in range(self.size)]  # per target: crops past the frame edge
         self._template_state = None
         self.states: list[tuple[float, float, float, float]] = []
 
@@ -79,7 +81,7 @@ class BatchTracker:
         return frames
 
     def _crops(self, frames, boxes, factor: float, size: int) -> tuple[np.ndarray, list[float]]:
-        pairs = [crop_rgb(f, b, factor, size, self.color_order) for f, b in zip(frames, boxes)]
+        pairs = [crop_rgb(f, b, factor, size, self.color_order, c) for f, b, c in zip(frames, boxes, self._canvases)]
         return _stack([crop for crop, _ in pairs]), [factor for _, factor in pairs]
 
     def init(self, frames, boxes) -> None:

@@ -49,3 +49,94 @@ def test_crop_rgb_converts_the_crop_from_the_frames_colour_order():
     assert (rgb[..., 0] == 200).all() and (rgb[..., 2] == 0).all()
     gray, _ = crop_rgb(frame[..., 0], (6, 6, 4, 4), 2.0, 8, "bgr")
     assert gray.shape == (8, 8, 3) and (gray == 200).all()
+
+
+def _reference_crop_square(frame, box, factor, out_size):
+    """crop_square as it was before CropCanvas (the rule docs/manifest.md and runtime-c state),
+    kept verbatim as the reference of the bit-exactness tests."""
+    import cv2
+
+    from asymtrack_deploy.crop import crop_window
+
+    x1, y1, side = crop_window(box, factor)
+    height, width = frame.shape[:2]
+    xs, ys = max(x1, 0), max(y1, 0)
+    xe = min(x1 + side, width - 1) if x1 + side >= width else x1 + side
+    ye = min(y1 + side, height - 1) if y1 + side >= height else y1 + side
+    if xs == x1 and ys == y1 and xe == x1 + side and ye == y1 + side:
+        window = frame[ys:ye, xs:xe]
+    else:
+        window = np.zeros((side, side) + frame.shape[2:], dtype=frame.dtype)
+        if xe > xs and ye > ys:
+            window[ys - y1 : ye - y1, xs - x1 : xe - x1] = frame[ys:ye, xs:xe]
+    return cv2.resize(window, (out_size, out_size), interpolation=cv2.INTER_LINEAR), out_size / side
+
+
+def _random_case(rng):
+    """A frame and a box: any size from 1 pixel, any channel layout, boxes inside, across the
+    edges, wholly outside, tiny and far larger than the frame."""
+    h, w = (int(v) for v in rng.choice([1, 2, 3, 17, 240, 481, 576], size=2))
+    if rng.random() < 0.3:
+        h, w = int(rng.integers(1, 700)), int(rng.integers(1, 900))
+    shape = [(h, w, 3), (h, w), (h, w, 1), (h, w, 4)][int(rng.choice(4, p=[0.7, 0.1, 0.1, 0.1]))]
+    frame = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    size = float(np.exp(rng.uniform(np.log(0.3), np.log(4 * max(h, w) + 2))))
+    bw, bh = size * rng.uniform(0.3, 3), size * rng.uniform(0.3, 3)
+    x = rng.uniform(-1.5 * bw - 20, w + 20)
+    y = rng.uniform(-1.5 * bh - 20, h + 20)
+    return frame, (x, y, bw, bh)
+
+
+def test_canvas_crops_are_bit_exact_with_the_reference_over_random_cases():
+    """Thousands of random frames and boxes through one canvas per output size (so stale rows
+    of earlier frames are in it), against the reference: not one pixel may differ."""
+    from asymtrack_deploy.crop import CropCanvas
+
+    rng = np.random.default_rng(12)
+    canvases = {}
+    for case in range(3000):
+        frame, box = _random_case(rng)
+        out_size = int(rng.choice([128, 256, 384, 7]))
+        factor = float(rng.choice([2.0, 4.0, 5.0, 1.0, 0.5]))
+        canvas = canvases.setdefault(out_size, CropCanvas())
+        want, want_factor = _reference_crop_square(frame, box, factor, out_size)
+        got, got_factor = crop_square(frame, box, factor, out_size, canvas=canvas)
+        assert got_factor == want_factor
+        if not np.array_equal(got, want):
+            raise AssertionError(f"case {case}: frame {frame.shape}, box {box}, factor {factor}, out {out_size}: "
+                                 f"{int((got != want).sum())} values differ")
+
+
+def test_canvas_hits_the_special_sizes_of_the_resize():
+    """Same size (a copy), exactly 2x (OpenCV's area path), just past 2x (rows start to be
+    skipped) and large windows, each reaching past the frame, on one canvas, against the reference."""
+    from asymtrack_deploy.crop import CropCanvas, crop_window, rows_read
+
+    rng = np.random.default_rng(3)
+    canvas = CropCanvas()
+    for side in (256, 512, 513, 514, 767, 768, 1025, 2600):
+        for corner in ((-5.0, -7.0), (600.0, 400.0), (-300.0, 500.0)):
+            frame = rng.integers(0, 256, size=(480, 640, 3), dtype=np.uint8)
+            box = (corner[0], corner[1], side / 4, side / 4)
+            assert crop_window(box, 4.0)[2] == side
+            want, _ = _reference_crop_square(frame, box, 4.0, 256)
+            np.testing.assert_array_equal(crop_square(frame, box, 4.0, 256, canvas=canvas)[0], want)
+    assert rows_read(512, 256) is None and len(rows_read(2600, 256)) <= 512
+
+
+def test_canvas_memory_is_bounded():
+    from asymtrack_deploy.crop import CropCanvas
+
+    frame = np.full((100, 100, 3), 200, dtype=np.uint8)
+    small = CropCanvas(max_bytes=100_000)  # too small for this window: the reference square instead
+    box = (-400.0, -400.0, 300.0, 300.0)
+    np.testing.assert_array_equal(crop_square(frame, box, 4.0, 64, canvas=small)[0],
+                                  _reference_crop_square(frame, box, 4.0, 64)[0])
+    assert small._canvas is None
+    canvas = CropCanvas()
+    crop_square(frame, box, 4.0, 64, canvas=canvas)
+    first = canvas._canvas
+    crop_square(frame, (10.0, 10.0, 80.0, 80.0), 4.0, 64, canvas=canvas)  # needs no wider margins
+    assert canvas._canvas is first
+    crop_square(frame[:50], box, 4.0, 64, canvas=canvas)  # another frame size: a new canvas
+    assert canvas._canvas is not first and canvas._canvas.shape[2] == 3

@@ -1,18 +1,24 @@
-"""Turning a benchmark run (its JSON) into tables and a chart; no timing here."""
+"""Turning a benchmark run (its JSON) into tables and a chart; no timing here.
+
+The table is ``COLUMNS``: one (header, cell) pair per column, so a new figure in the rows is one
+more entry here, shown the same way by the command line and by RESULTS.md.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["COLUMNS", "row_cells", "markdown", "plot_fps", "gpu_line"]
+from .host import STEAL_WARNING_PCT
 
-COLUMNS = (
-    "row", "precision", "template p50 ms", "search mean ms", "search p50 ms", "search p90 ms",
-    "search p99 ms", "tracker FPS", "search speed-up", "FPS speed-up", "parity", "files MB", "peak RSS MB",
-)
+__all__ = ["COLUMNS", "row_cells", "markdown", "plot_fps", "gpu_line", "machine_line", "run_notes"]
 
 
 def _f(value, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _stat(kind: str, key: str) -> Callable[[dict], str]:
+    return lambda row: _f((row.get(kind) or {}).get(key))
 
 
 def _parity(row: dict) -> str:
@@ -22,27 +28,50 @@ def _parity(row: dict) -> str:
     return "—" if passed is None else ("pass" if passed else "FAIL")
 
 
+def _speedup(name: str) -> Callable[[dict], str]:
+    """Median of the per-round ratios, and their range when there are several rounds."""
+
+    def cell(row: dict) -> str:
+        median, spread = row.get(f"speedup_{name}"), row.get(f"speedup_{name}_range")
+        if median is None:
+            return "—"
+        if not spread or len(row.get(f"speedup_{name}_rounds") or []) < 2 or row.get("baseline"):
+            return f"{median:.2f}x"
+        return f"{median:.2f}x ({spread[0]:.2f}-{spread[1]:.2f})"
+
+    return cell
+
+
+def _label(row: dict) -> str:
+    return row["label"] + (" (baseline)" if row.get("baseline") else "")
+
+
+COLUMNS: tuple[tuple[str, Callable[[dict], str]], ...] = (
+    ("row", _label),
+    ("precision", lambda row: row["precision"]),
+    ("template p50 ms", _stat("template", "p50")),
+    ("search p50 ms", _stat("search", "p50")),
+    ("search p90 ms", _stat("search", "p90")),
+    ("search p99 ms", _stat("search", "p99")),
+    ("outside graph p50 ms", _stat("outside", "p50")),
+    ("tracker FPS", lambda row: _f(row.get("fps"), 1)),
+    ("search speed-up", _speedup("search_p50")),
+    ("FPS speed-up", _speedup("fps")),
+    ("steal %", lambda row: _f(row.get("steal_pct"), 0)),
+    ("parity", _parity),
+    ("files MB", lambda row: _f(row.get("files_mb"))),
+    ("peak RSS MB", lambda row: _f(row.get("peak_rss_mb"), 0)),
+)
+_PARITY = [header for header, _ in COLUMNS].index("parity")
+
+
 def row_cells(row: dict) -> list[str]:
     """One table row as strings (also used by the rich table of the CLI)."""
     if "error" in row:
-        return [row["label"], row.get("precision", ""), *(["—"] * 9), row["error"][:60], "—"]
-    speed = row.get("speedup_search_p50")
-    fps_speed = row.get("speedup_fps")
-    return [
-        row["label"] + (" (baseline)" if row.get("baseline") else ""),
-        row["precision"],
-        _f(row["template"]["p50"]),
-        _f(row["search"]["mean"]),
-        _f(row["search"]["p50"]),
-        _f(row["search"]["p90"]),
-        _f(row["search"]["p99"]),
-        _f(row["fps"], 1),
-        "—" if speed is None else f"{speed:.2f}x",
-        "—" if fps_speed is None else f"{fps_speed:.2f}x",
-        _parity(row),
-        _f(row.get("files_mb")),
-        _f(row.get("peak_rss_mb"), 0),
-    ]
+        cells = [_label(row), row.get("precision", "")] + ["—"] * (len(COLUMNS) - 2)
+        cells[_PARITY] = row["error"][:60]
+        return cells
+    return [cell(row) for _, cell in COLUMNS]
 
 
 def gpu_line(gpu: dict) -> str:
@@ -51,22 +80,46 @@ def gpu_line(gpu: dict) -> str:
             f"CUDA {gpu.get('cuda_runtime') or 'n/a'} (torch build), cuDNN {gpu.get('cudnn') or 'n/a'}")
 
 
+def machine_line(machine: dict) -> str:
+    """The CPU in one line, with the ISA features that decide which precisions are fast."""
+    isa = ", ".join(machine.get("isa") or []) or "n/a"
+    capabilities = machine.get("openvino_capabilities")
+    openvino = f"; OpenVINO computes natively: {', '.join(capabilities)}" if capabilities else ""
+    return (f"{machine['cpu']} ({machine['logical_cpus']} logical CPUs; ISA: {isa}{openvino}), threads "
+            f"{machine.get('threads') or 'library default'}, governor {machine.get('governor') or 'n/a'}")
+
+
+def run_notes(run: dict) -> list[str]:
+    """How the speed-ups were taken, and a warning per row measured under high steal time."""
+    settings = run["settings"]
+    rounds = settings.get("rounds", 1)
+    notes = [f"Speed-ups: median (and range) of the ratios to the baseline in each of {rounds} interleaved rounds "
+             "(every row in each round, order rotated, each row in its own process)."] if rounds > 1 else []
+    for row in run["rows"]:
+        steal = row.get("steal_pct")
+        if steal is not None and steal > STEAL_WARNING_PCT:
+            notes.append(f"WARNING: {steal:.0f}% of the CPU time was stolen by the host while {row['label']} "
+                         f"{row['precision']} was measured: its absolute figures are slow for reasons outside it.")
+    return notes
+
+
 def markdown(run: dict) -> str:
     """A markdown section for one run: machine, settings, and the table."""
     m, s = run["machine"], run["settings"]
     lines = [f"GPU: {gpu_line(m['gpu'])}."] if m.get("gpu") else []
+    rounds = f", {s['rounds']} interleaved rounds" if s.get("rounds") else ""
     lines += [
-        f"Machine: {m['cpu']} ({m['logical_cpus']} logical CPUs), threads {m.get('threads') or 'library default'}, "
-        f"governor {m.get('governor') or 'n/a'}; {m['platform']}.",
+        f"Machine: {machine_line(m)}; {m['platform']}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
         f"Settings: variant {s['variant']}, device {s['device']}, {s['frames']} timed frames after {s['warmup']} "
-        f"warm-up, streams {s.get('streams', 1)}, weights: {s['weights']}; sequence: {s['sequence']}.",
+        f"warm-up{rounds}, streams {s.get('streams', 1)}, weights: {s['weights']}; sequence: {s['sequence']}.",
         "",
-        "| " + " | ".join(COLUMNS) + " |",
+        "| " + " | ".join(header for header, _ in COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
     ]
     lines += ["| " + " | ".join(row_cells(r)) + " |" for r in run["rows"]]
-    return "\n".join(lines) + "\n"
+    notes = run_notes(run)
+    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
 def plot_fps(run: dict, path: str | Path) -> Path:

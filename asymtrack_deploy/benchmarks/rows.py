@@ -1,23 +1,36 @@
-"""Benchmark rows: one backend + precision, measured in a fresh process on real frames.
+"""Benchmark rows measured in interleaved rounds, each row in its own process, on real frames.
 
-Each row runs in its own spawned process, so one runtime's threads, caches and allocations do
-not colour the next row, and the process peak memory belongs to that row alone. A row measures
-the template branch, the search branch on the crops of a real trajectory, and the whole tracker
-(crop, search, map back) on the frames, which are decoded before timing starts.
+Each row (a backend + precision) gets its own spawned process, loaded once: one runtime's
+threads, caches and allocations never colour another row, and the process peak memory belongs
+to that row alone. The rows are then measured in rounds: every round measures every row (its
+share of the frames: template calls, search calls on the crops of a real trajectory, and whole
+tracker updates on decoded frames), one row at a time, the order rotated by one each round. A
+shared host's noise (other guests, steal time) changes within seconds; measuring all rows close
+together and rotating the order puts each row in each part of a round, so a ratio taken per round
+compares rows under the same conditions. ``add_speedups`` reports the median and the range of the
+per-round ratios to the baseline. Per segment the /proc/stat steal time and the CPU time of the
+idle rows' processes are recorded, so a row measured while the host stole time, or while another
+row's threads kept spinning, is visible as such.
 """
 from __future__ import annotations
 
-import concurrent.futures as futures
 import multiprocessing
-import resource
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .timing import LatencyStats, time_calls
+from .host import cpu_times, process_cpu_seconds, steal_pct
+from .session import serve
+from .timing import LatencyStats
 
-__all__ = ["RowSpec", "run_rows", "measure_row", "add_speedups"]
+__all__ = ["RowSpec", "run_rows", "add_speedups", "bundle_facts", "round_sizes", "DEFAULT_ROUNDS"]
+
+DEFAULT_ROUNDS = 5
+_SEGMENT_WARMUP = 5  # untimed calls at the start of each segment, at most
+_TIMED_TEMPLATES = 50  # template calls per row, over all rounds, at most
+_KINDS = ("template", "search", "e2e", "outside")
 
 
 @dataclass
@@ -33,95 +46,134 @@ class RowSpec:
     streams: int = 1
 
 
-def _frames(frames_dir: str) -> list[np.ndarray]:
-    from ..sources import open_source
-
-    return list(open_source(frames_dir))
-
-
-def _start(tracker, frames, init_box) -> None:
-    tracker.init(frames[0], [init_box] * tracker.size)
+def round_sizes(total: int, rounds: int) -> list[int]:
+    """``total`` spread over at most ``rounds`` rounds, none empty (unless ``total`` is 0)."""
+    rounds = max(1, min(rounds, total)) if total else 1
+    return [total // rounds + (1 if r < total % rounds else 0) for r in range(rounds)]
 
 
-def _restart(tracker, init_box) -> None:
-    tracker.states = [tuple(init_box)] * tracker.size
+class _Worker:
+    """The parent's handle on one row's process."""
+
+    def __init__(self, ctx, spec: RowSpec, frames_dir: str, init_box, warmup: int):
+        self.spec = spec
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=serve, args=(child, spec, frames_dir, tuple(init_box), warmup), daemon=True)
+        self.process.start()
+        child.close()
+        self.error: str | None = None
+        self.segments: list[dict] = []
+
+    def receive(self) -> dict | None:
+        """The row's next answer; None (and ``error`` set) when it failed or its process died."""
+        try:
+            reply = self.conn.recv()
+        except (EOFError, OSError):
+            reply = {"error": f"the row's process ended without an answer (exit code {self.process.exitcode})"}
+        if "error" in reply:
+            self.error = self.error or reply["error"]
+            return None
+        return reply
+
+    def ask(self, *command) -> dict | None:
+        if self.error:
+            return None
+        self.conn.send(command)
+        return self.receive()
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self.process.pid) or 0.0
+
+    def close(self) -> None:
+        self.conn.close()
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.terminate()
 
 
-def _trajectory_crops(tracker, frames, init_box, count):
-    """Search crops along the tracker's own track (cycling the sequence), batch-shaped."""
-    from ..crop import crop_rgb
+def _measure_segment(worker: _Worker, idle: list[_Worker], where: tuple[int, int], frames: int, templates: int,
+                     warmup: int) -> None:
+    """One row's segment of a round, with the host's steal and the idle rows' CPU around it."""
+    before, idle_before, started = cpu_times(), [w.cpu_seconds() for w in idle], time.perf_counter()
+    reply = worker.ask("measure", frames, templates, warmup)
+    wall, after = time.perf_counter() - started, cpu_times()
+    if reply is None:
+        return
+    idle_cpu = sum(w.cpu_seconds() for w in idle) - sum(idle_before)
+    ticks = {"steal_ticks": after.steal - before.steal, "total_ticks": after.total - before.total} if before and after else {}
+    worker.segments.append({"round": where[0], "position": where[1], "frames": frames, "wall_s": wall,
+                            "idle_workers_cpu_s": idle_cpu, **ticks, **reply})
 
-    info = tracker.backend.info
-    crops = []
-    _start(tracker, frames, init_box)
-    for i in range(count):
-        frame = frames[1 + i % (len(frames) - 1)]
-        crops.append(np.stack([crop_rgb(frame, s, info.search_factor, info.search_size)[0] for s in tracker.states]))
-        tracker.update(frame)
-    return crops
+
+def _rotated(items: list, by: int) -> list:
+    by %= max(len(items), 1)
+    return items[by:] + items[:by]
 
 
-def _peak_memory_mb() -> float:
-    """This process's peak resident memory. VmHWM belongs to the process image, whereas
-    ru_maxrss survives exec and would report the parent's peak in a spawned worker."""
+def run_rows(specs: list[RowSpec], frames_dir: str | Path, init_box, count: int, warmup: int,
+             rounds: int = DEFAULT_ROUNDS, on_row=None) -> list[dict]:
+    """Measure every row in ``rounds`` interleaved rounds (``count`` timed frames per row in all);
+    a failing row is reported, not fatal. ``on_row`` is called after each segment with
+    {"label", "precision", "round"}: rounds x rows calls in all."""
+    ctx = multiprocessing.get_context("spawn")
+    workers = [_Worker(ctx, spec, str(frames_dir), init_box, warmup) for spec in specs]
     try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        for worker in workers:
+            worker.receive()
+        sizes = round_sizes(count, rounds)
+        templates = round_sizes(min(count, _TIMED_TEMPLATES), len(sizes)) + [0] * len(sizes)
+        for r, frames in enumerate(sizes):
+            for position, worker in enumerate(_rotated(workers, r)):
+                idle = [w for w in workers if w is not worker and not w.error]
+                _measure_segment(worker, idle, (r, position), frames, templates[r], min(warmup, _SEGMENT_WARMUP))
+                if on_row:
+                    on_row({"label": worker.spec.label, "precision": worker.spec.precision, "round": r})
+        facts = [worker.ask("finish") for worker in workers]
+    finally:
+        for worker in workers:
+            worker.close()
+    return add_speedups([_row(worker, fact) for worker, fact in zip(workers, facts)])
 
 
-def _device_sync(info):
-    """torch.cuda.synchronize for a row whose template state stays on a CUDA device through
-    torch: its template() returns before the device work ends. (search() returns host arrays.)"""
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is not None and str(info.extra.get("device", "")).startswith("cuda"):
-        return torch.cuda.synchronize
-    return None
+def _identity(spec: RowSpec) -> dict:
+    return {"label": spec.label, "backend": spec.backend, "precision": spec.precision, "baseline": spec.baseline}
 
 
-def _gpu_peak_mb() -> float | None:
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**20
-    return None
+def _ms(samples_ns) -> np.ndarray:
+    return np.asarray(samples_ns, dtype=np.float64) / 1e6
 
 
-def measure_row(spec: RowSpec, frames_dir: str, init_box, count: int, warmup: int) -> dict:
-    """Measure one row (runs inside the worker process)."""
-    from ..runtimes import load_backend
-    from ..tracker import BatchTracker
+def _round_summary(segment: dict) -> dict:
+    """One round of one row: its medians and what the host did meanwhile."""
+    summary = {k: segment[k] for k in ("round", "position", "frames")}
+    summary["search_p50"] = float(np.median(_ms(segment["search"]))) if segment["search"] else None
+    summary["e2e_mean"] = float(np.mean(_ms(segment["e2e"]))) if segment["e2e"] else None
+    summary["outside_p50"] = float(np.median(_ms(segment["outside"]))) if segment["outside"] else None
+    summary["steal_pct"] = _share(segment.get("steal_ticks"), segment.get("total_ticks"))
+    summary["idle_workers_cpu_pct"] = 100.0 * segment["idle_workers_cpu_s"] / max(segment["wall_s"], 1e-9)
+    return summary
 
-    frames = _frames(frames_dir)
-    backend = load_backend(spec.backend, **spec.options)
-    info = backend.info
-    tracker = BatchTracker(backend)
-    crops = _trajectory_crops(tracker, frames, init_box, min(count, 4 * len(frames)))
-    template_crop = _template_crop(frames[0], init_box, info)
-    state = backend.template(template_crop)
-    template_ns = time_calls(lambda i: backend.template(template_crop), min(count, 50), min(warmup, 10), _device_sync(info))
-    search_ns = time_calls(lambda i: backend.search(crops[i % len(crops)], state), count, warmup)
-    e2e_ns = _time_tracker(tracker, frames, init_box, count, warmup)
-    row = {
-        "label": spec.label, "backend": spec.backend, "precision": spec.precision, "baseline": spec.baseline,
-        "bundle": spec.bundle, "streams": info.batch, "variant": info.variant,
-        "template": LatencyStats.from_ns(template_ns).to_dict(),
-        "search": LatencyStats.from_ns(search_ns).to_dict(),
-        "e2e": LatencyStats.from_ns(e2e_ns).to_dict(),
-        "peak_rss_mb": _peak_memory_mb(), "gpu_peak_mb": _gpu_peak_mb(),
-        "raw_ns": {"template": template_ns, "search": search_ns, "e2e": e2e_ns},
-    }
-    row["fps"] = _fps(row, info.batch)
-    if spec.bundle:
-        row.update(bundle_facts(spec.bundle))
-    backend.close()
+
+def _share(part, whole) -> float | None:
+    return 100.0 * part / whole if part is not None and whole else None
+
+
+def _row(worker: _Worker, facts: dict | None) -> dict:
+    """The row's record: pooled statistics, per-round summaries, raw timings, host facts."""
+    if worker.error or facts is None:
+        return {**_identity(worker.spec), "error": worker.error or "no answer"}
+    segments = worker.segments
+    raw = {k: [ns for s in segments for ns in s[k]] for k in _KINDS}
+    row = {**_identity(worker.spec), "bundle": worker.spec.bundle, **facts}
+    for kind in _KINDS:
+        row[kind] = LatencyStats.from_ns(raw[kind]).to_dict() if raw[kind] else None
+    row["fps"] = 1000.0 * row["streams"] / row["e2e"]["mean"]
+    row["rounds"] = [_round_summary(s) for s in segments]
+    row["steal_pct"] = _share(sum(s.get("steal_ticks", 0) for s in segments), sum(s.get("total_ticks", 0) for s in segments))
+    row["idle_workers_cpu_pct"] = 100.0 * sum(s["idle_workers_cpu_s"] for s in segments) / max(sum(s["wall_s"] for s in segments), 1e-9)
+    row["raw_ns"] = raw
+    if worker.spec.bundle:
+        row.update(bundle_facts(worker.spec.bundle))
     return row
 
 
@@ -138,64 +190,32 @@ def bundle_facts(folder: str) -> dict:
     }
 
 
-def _template_crop(frame, box, info):
-    from ..crop import crop_rgb
-
-    crop, _ = crop_rgb(frame, box, info.template_factor, info.template_size)
-    return np.repeat(crop[None], info.batch, axis=0)
-
-
-def _time_tracker(tracker, frames, init_box, count, warmup) -> list[int]:
-    """Per-frame update time on real frames (crop, search, map back for every target),
-    restarting from the initial box at the end of the sequence."""
-    _start(tracker, frames, init_box)
-    steps = len(frames) - 1
-
-    def step(i: int) -> None:
-        if i % steps == 0:
-            _restart(tracker, init_box)
-        tracker.update(frames[1 + i % steps])
-
-    return time_calls(step, count, warmup)
+def _per_round(row: dict, key: str) -> dict[int, float]:
+    """round -> the row's figure ``key`` in it (per target for search p50, FPS for e2e)."""
+    streams = max(row.get("streams", 1), 1)
+    values = {}
+    for summary in row.get("rounds", []):
+        if summary.get(key) is None:
+            continue
+        values[summary["round"]] = summary[key] / streams if key == "search_p50" else 1000.0 * streams / summary[key]
+    return values
 
 
-def _fps(row: dict, streams: int) -> float:
-    """Tracker frames per second; with N streams, target-frames per second (N per update)."""
-    return 1000.0 * streams / row["e2e"]["mean"]
-
-
-def run_rows(specs: list[RowSpec], frames_dir: str | Path, init_box, count: int, warmup: int, on_row=None) -> list[dict]:
-    """Measure each row in its own spawned process; a failing row is reported, not fatal."""
-    rows = []
-    ctx = multiprocessing.get_context("spawn")
-    for spec in specs:
-        with futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-            job = pool.submit(measure_row, spec, str(frames_dir), tuple(init_box), count, warmup)
-            try:
-                row = job.result()
-            except Exception as exc:  # one broken backend must not hide the others
-                row = {"label": spec.label, "backend": spec.backend, "precision": spec.precision,
-                       "baseline": spec.baseline, "error": f"{type(exc).__name__}: {exc}"}
-        rows.append(row)
-        if on_row:
-            on_row(row)
-    return add_speedups(rows)
-
-
-def _per_target_p50(row: dict) -> float:
-    """Search p50 per target: a batched row serves ``streams`` targets per call."""
-    return row["search"]["p50"] / max(row.get("streams", 1), 1)
+def _ratios(base: dict, row: dict, key: str, invert: bool) -> list[float]:
+    """The row's ratio to the baseline in each round both measured."""
+    ours, theirs = _per_round(row, key), _per_round(base, key)
+    pairs = [(theirs[r], ours[r]) for r in sorted(ours) if r in theirs]
+    return [b / o if invert else o / b for b, o in pairs]
 
 
 def add_speedups(rows: list[dict]) -> list[dict]:
-    """Speed-up of each row over the baseline row of the same run (search p50 and FPS)."""
+    """Speed-ups over the baseline row of the same run: the median and range of the per-round
+    ratios of search p50 (per target) and of tracker FPS."""
     base = next((r for r in rows if r.get("baseline") and "error" not in r), None)
     for row in rows:
-        if base is None or "error" in row:
-            row["speedup_search_p50"] = row["speedup_fps"] = None
-            continue
-        row["speedup_search_p50"] = _per_target_p50(base) / _per_target_p50(row)
-        row["speedup_fps"] = row["fps"] / base["fps"]
+        for name, key, invert in (("search_p50", "search_p50", True), ("fps", "e2e_mean", False)):
+            ratios = [] if base is None or "error" in row else _ratios(base, row, key, invert)
+            row[f"speedup_{name}"] = float(np.median(ratios)) if ratios else None
+            row[f"speedup_{name}_range"] = [min(ratios), max(ratios)] if ratios else None
+            row[f"speedup_{name}_rounds"] = ratios
     return rows
-
-

@@ -116,20 +116,40 @@ def gpu_info() -> dict | None:
     return {**info, "cuda_runtime": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}
 
 
+def _openvino_capabilities() -> list[str] | None:
+    """What OpenVINO's CPU plugin says this CPU computes natively (FP32, BF16, FP16, INT8...);
+    None without OpenVINO."""
+    import importlib.util
+
+    if importlib.util.find_spec("openvino") is None:
+        return None
+    import openvino
+
+    try:
+        return [str(c) for c in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
+    except Exception:  # noqa: BLE001 - a CPU plugin that cannot answer: nothing to report
+        return None
+
+
 def machine_info(threads: int | None = None, device: str = "cpu") -> dict:
-    """Where the numbers come from: CPU, cores, threads, governor, library versions, and the
-    GPU for a CUDA run."""
+    """Where the numbers come from: CPU, cores, threads, governor, the ISA features that decide
+    which precisions are fast (and what OpenVINO makes of them), library versions, and the GPU
+    for a CUDA run."""
     from .. import __version__
+    from .host import isa_features
 
     return {
         "gpu": gpu_info() if device == "cuda" else None,
         "cpu": _cpu_model(),
         "logical_cpus": os.cpu_count(),
+        "isa": isa_features(),
+        "openvino_capabilities": _openvino_capabilities(),
         "threads": threads,
         "governor": _governor(),
         "platform": platform.platform(),
         "versions": _versions(),
         "asymtrack_deploy": __version__,
         "caveats": "Figures depend on CPU frequency scaling, turbo, thermal state and other load; "
-        "compare rows of one run, not runs of different machines.",
+        "speed-ups are per-round ratios of interleaved rounds; compare rows of one run, not runs of "
+        "different machines.",
     }

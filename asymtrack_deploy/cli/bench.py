@@ -20,6 +20,7 @@ def command(
     threads: Annotated[Optional[int], typer.Option(min=1, help="Threads per backend (default: the library's).")] = None,
     frames: Annotated[int, typer.Option(min=2, help="Timed frames per row.")] = 200,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up frames per row.")] = 20,
+    rounds: Annotated[int, typer.Option(min=1, help="Interleaved rounds: each measures every row, in rotated order; speed-ups are the median of the per-round ratios.")] = 5,
     streams: Annotated[int, typer.Option(min=1, help="Targets tracked together with batched graphs.")] = 1,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Weights (default: demo weights, else random: timing does not depend on them).")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Where exported bundles are kept between runs.")] = None,
@@ -29,6 +30,7 @@ def command(
     from functools import partial
 
     from ..benchmarks import machine_info, run_rows
+    from ..benchmarks.host import cpu_times, steal_pct
     from ..benchmarks.plan import plan_rows
     from ..export import cached_bundle
     from ..runtimes import available_backends
@@ -49,12 +51,14 @@ def command(
         plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams, _announced(bundle_for, stages))
         for note in plan.skipped:
             stages.note(f"[yellow]skipped[/] {note}")
-        stages.stage("measuring rows", total=len(plan.rows))
-        rows = run_rows(plan.rows, sequence.folder, sequence.init_box, frames, warmup,
-                        on_row=lambda r: stages.advance(f"{r['label']} {r['precision']}"))
+        before = cpu_times()
+        stages.stage("measuring rows in interleaved rounds", total=len(plan.rows) * rounds)
+        rows = run_rows(plan.rows, sequence.folder, sequence.init_box, frames, warmup, rounds,
+                        on_row=lambda r: stages.advance(f"round {r['round'] + 1}/{rounds}: {r['label']} {r['precision']}"))
     run = {
-        "machine": machine_info(threads, device),
-        "settings": {"variant": variant.value, "device": device, "frames": frames, "warmup": warmup, "streams": streams,
+        "machine": {**machine_info(threads, device), "steal_pct": steal_pct(before, cpu_times())},
+        "settings": {"variant": variant.value, "device": device, "frames": frames, "warmup": warmup,
+                     "rounds": min(rounds, frames), "streams": streams,
                      "weights": str(checkpoint) if checkpoint else "random (seed 0)",
                      "sequence": f"built-in {sequence.name}: {sequence.source}"},
         "skipped": plan.skipped,
@@ -98,20 +102,21 @@ def _precisions(text: str) -> list[str]:
 def _render(run: dict) -> None:
     from rich.table import Table
 
-    from ..benchmarks.display import COLUMNS, gpu_line, row_cells
+    from ..benchmarks.display import COLUMNS, gpu_line, machine_line, row_cells, run_notes
 
     m, s = run["machine"], run["settings"]
     table = Table(title=f"AsymTrack-{s['variant']}: {s['frames']} frames of the built-in sequence, {s['device']}")
-    for column in COLUMNS:
+    for column, _ in COLUMNS:
         table.add_column(column, justify="left" if column in ("row", "parity") else "right")
     for row in run["rows"]:
         table.add_row(*row_cells(row))
     out.print(table)
     if m.get("gpu"):
         out.print(f"GPU: {gpu_line(m['gpu'])}")
-    out.print(f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, threads {m['threads'] or 'default'}, "
-              f"governor {m['governor'] or 'n/a'}. " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    out.print(f"Machine: {machine_line(m)}. " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
     out.print(f"Weights: {s['weights']}. Speed-ups are against the baseline row of this run. {m['caveats']}")
+    for note in run_notes(run):
+        out.print(f"[yellow]{note}[/]" if note.startswith("WARNING") else note)
 
 
 def _write_outputs(run: dict, json_path: Path | None, plot: Path | None) -> None:

@@ -70,6 +70,7 @@ class ConversionJob:
     precision: str
     feeds: CalibrationFeeds | None = None
     model: object = None  # the AsymTrack being exported (fp32, eval mode), for converters that trace again
+    simplifier: str = DEFAULT_SIMPLIFIER  # the source graphs' simplifier, for graphs traced again
 
     def onnx_path(self, graph: str) -> Path:
         return self.stage / self.source.graph(graph).files["onnx"]
@@ -298,7 +299,7 @@ def _convert(run: _Run, source: Manifest, converter: Converter, entry, calib: Ca
     opts = run.opts
     run.say(f"{'int8 calibration and ' if calib is not None else ''}conversion to {entry.name} {opts.precision}")
     feeds = calibration_feeds(run.stage, source, calib) if calib is not None else None
-    run.job = ConversionJob(run.stage, source, opts.precision, feeds, run.model)
+    run.job = ConversionJob(run.stage, source, opts.precision, feeds, run.model, opts.simplifier)
     conversion = converter.convert(run.job)
     _check_roles(entry, conversion)
     manifest = derived_manifest(source, converter.bundle_target or entry.name, opts.precision, conversion, feeds)

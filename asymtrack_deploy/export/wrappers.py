@@ -8,7 +8,10 @@ deployed graph needs at its boundary:
 * the template state crosses the boundary as named tensors (template-graph outputs that are
   search-graph inputs), never as constants frozen in at trace time;
 * attention runs in its explicit MatMul/Softmax form (``explicit_attention``), which every
-  converter parses, instead of the fused kernel eager PyTorch uses.
+  converter parses, instead of the fused kernel eager PyTorch uses;
+* the search graph comes in two layouts of the same arithmetic (``SEARCH_LAYOUTS``): the model's
+  own channels-last backbone, or the channels-first rewrite of ``channels_first`` that a
+  converter picks where its runtime runs it faster (OpenVINO).
 """
 from __future__ import annotations
 
@@ -16,12 +19,14 @@ import torch
 from torch import nn
 
 from ..models import AsymTrack, explicit_attention
+from .channels_first import ChannelsFirstSearch
 
-__all__ = ["TemplateGraph", "SearchGraph", "TEMPLATE_INPUT", "SEARCH_INPUT", "SEARCH_OUTPUTS"]
+__all__ = ["TemplateGraph", "SearchGraph", "TEMPLATE_INPUT", "SEARCH_INPUT", "SEARCH_OUTPUTS", "SEARCH_LAYOUTS"]
 
 TEMPLATE_INPUT = "template"
 SEARCH_INPUT = "search"
 SEARCH_OUTPUTS = ("box", "score")
+SEARCH_LAYOUTS = ("channels_last", "channels_first")
 
 
 class TemplateGraph(nn.Module):
@@ -56,11 +61,14 @@ class TemplateGraph(nn.Module):
 
 class SearchGraph(nn.Module):
     """uint8 RGB search crops (B, Hs, Ws, 3) + the state tensors -> ``box`` (B, 4) as
-    normalised (cx, cy, w, h) and ``score`` (B,) (every frame)."""
+    normalised (cx, cy, w, h) and ``score`` (B,) (every frame), in ``layout`` (SEARCH_LAYOUTS)."""
 
-    def __init__(self, model: AsymTrack):
+    def __init__(self, model: AsymTrack, layout: str = "channels_last"):
         super().__init__()
+        if layout not in SEARCH_LAYOUTS:
+            raise ValueError(f"search layout must be one of {', '.join(SEARCH_LAYOUTS)}, got {layout!r}")
         self.model = model
+        self.layout = layout
         self.state_names = tuple(model.state_spec(1))
         self.eval()  # see TemplateGraph
 
@@ -83,5 +91,17 @@ class SearchGraph(nn.Module):
         return (crop, *state)
 
     def forward(self, search: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        state_dict = dict(zip(self.state_names, state))
         with explicit_attention(self.model):
-            return self.model.search(self.model.normalize(search), dict(zip(self.state_names, state)))
+            if self.layout == "channels_first":
+                return ChannelsFirstSearch(self.model)(_normalize_then_transpose(self.model, search), state_dict)
+            return self.model.search(self.model.normalize(search), state_dict)
+
+
+def _normalize_then_transpose(model: AsymTrack, crops: torch.Tensor) -> torch.Tensor:
+    """``model.normalize`` with the layout change last (the same values): the transpose then
+    sits right before the first convolution, whose input reorder OpenVINO merges it into, instead
+    of between the uint8 input and the normalisation (a planar 3-channel reorder)."""
+    x = crops.to(model.pixel_mean.dtype) / 255.0
+    x = (x - model.pixel_mean.view(1, 1, 1, -1)) / model.pixel_std.view(1, 1, 1, -1)
+    return x.permute(0, 3, 1, 2)

@@ -83,6 +83,8 @@ class OnnxRuntimeBackend(Backend):
     ``providers``: None (CPU), a name or alias ("cpu", "cuda", "tensorrt"), or a list of names
     or (name, options) pairs in priority order. ``threads``: intra-op threads (None: ORT's
     default, one per physical core). ``verify``: check the bundle files' sha256 on load.
+    ``session_config``: ONNX Runtime session configuration entries (e.g.
+    ``{"session.intra_op.allow_spinning": "0"}``; ``benchmarks/cpu_settings.py`` measures them).
     """
 
     name = "onnxruntime"
@@ -93,6 +95,7 @@ class OnnxRuntimeBackend(Backend):
         providers: str | Sequence | None = None,
         threads: int | None = None,
         verify: bool = True,
+        session_config: dict | None = None,
     ) -> None:
         super().__init__()
         ort = _ort()
@@ -100,7 +103,7 @@ class OnnxRuntimeBackend(Backend):
         self._check_target()
         self.ort_version = ort.__version__
         self.providers = resolve_providers(providers, ort.get_available_providers())
-        options = self._session_options(ort, threads)
+        options = self._session_options(ort, threads, session_config)
         self._template_session = self._session(ort, "template", options)
         self._search_session = self._session(ort, "search", options)
         self._device, self._device_id = self._bind_device()
@@ -118,8 +121,10 @@ class OnnxRuntimeBackend(Backend):
             )
 
     @staticmethod
-    def _session_options(ort, threads: int | None):
+    def _session_options(ort, threads: int | None, config: dict | None = None):
         options = ort.SessionOptions()
+        for key, value in (config or {}).items():
+            options.add_session_config_entry(key, str(value))
         if threads is not None:
             if not isinstance(threads, int) or threads < 1:
                 raise ValueError(f"threads must be a positive integer, got {threads!r}")

@@ -72,6 +72,8 @@ class OpenVinoBackend(Backend):
     threads (None: OpenVINO's choice). ``inference_precision``: "f32", "bf16" or "f16" instead
     of the bundle's recorded choice (e.g. "f32" for the float parts of an int8 bundle: more
     accurate, ~15 % slower on a bf16 CPU). ``verify``: check the files' sha256 on load.
+    ``config``: more OpenVINO properties, set over the backend's own (e.g. ``{"ENABLE_CPU_PINNING":
+    False}`` or ``{"PERFORMANCE_HINT": "THROUGHPUT"}``; ``benchmarks/cpu_settings.py`` measures them).
     """
 
     name = "openvino"
@@ -83,9 +85,11 @@ class OpenVinoBackend(Backend):
         threads: int | None = None,
         verify: bool = True,
         inference_precision: str | None = None,
+        config: dict | None = None,
     ) -> None:
         super().__init__()
         ov = _ov()
+        self._extra_config = dict(config or {})
         if inference_precision not in (None, "f32", "bf16", "f16"):
             raise ValueError(f"inference_precision must be 'f32', 'bf16' or 'f16', got {inference_precision!r}")
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
@@ -122,7 +126,11 @@ class OpenVinoBackend(Backend):
             wanted["INFERENCE_PRECISION_HINT"] = hint
         if threads is not None:
             wanted["INFERENCE_NUM_THREADS"] = threads
+        wanted.update(self._extra_config)
         supported = set(core.get_property(self.device.split(":")[0], "SUPPORTED_PROPERTIES"))
+        unknown = sorted(k for k in self._extra_config if k not in supported)
+        if unknown:
+            raise ValueError(f"config: OpenVINO device {self.device} has no property {', '.join(unknown)}")
         config = {k: v for k, v in wanted.items() if k in supported}
         return config, [k for k in wanted if k not in supported]
 

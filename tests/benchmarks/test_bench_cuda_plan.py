@@ -8,7 +8,7 @@ import pytest
 
 from asymtrack_deploy.benchmarks.plan import plan_rows
 from asymtrack_deploy.benchmarks.display import gpu_line, markdown
-from asymtrack_deploy.benchmarks.rows import _device_sync
+from asymtrack_deploy.benchmarks.session import _device_sync
 from asymtrack_deploy.benchmarks.timing import machine_info
 from asymtrack_deploy.runtimes import BackendInfo
 

@@ -22,19 +22,25 @@ def test_bench_onnxruntime_json_plot_and_results_page(tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "baseline" in result.output and "onnxruntime" in result.output
-    assert "bench: measuring rows 2/2 onnxruntime fp32" in result.stderr  # not a terminal: a line per row
+    assert "bench: measuring rows in interleaved rounds 10/10 round 5/5" in result.stderr  # not a terminal: a line per row and round
     run = json.loads(out_json.read_text())
     assert {"machine", "settings", "rows", "skipped"} <= set(run)
     assert run["machine"]["logical_cpus"] >= 1 and "onnxruntime" in run["machine"]["versions"]
+    assert "isa" in run["machine"] and "steal_pct" in run["machine"] and run["settings"]["rounds"] == 5
     baseline, ort = run["rows"]
-    assert baseline["baseline"] and baseline["speedup_search_p50"] == 1.0
+    assert baseline["baseline"] and baseline["speedup_search_p50"] == 1.0 and baseline["speedup_search_p50_rounds"] == [1.0] * 5
     assert ort["backend"] == "onnxruntime" and ort["precision"] == "fp32" and ort["parity_passed"] is True
     for row in (baseline, ort):
-        for key in ("template", "search", "e2e"):
+        for key in ("template", "search", "e2e", "outside"):
             assert {"mean", "p50", "p90", "p99"} <= set(row[key])
-        assert len(row["raw_ns"]["search"]) == 5 and len(row["raw_ns"]["e2e"]) == 5
-        assert row["fps"] > 0 and row["peak_rss_mb"] > 0
-    assert ort["files_mb"] > 1 and ort["speedup_search_p50"] > 0
+        assert all(len(row["raw_ns"][k]) == 5 for k in ("search", "e2e", "outside"))
+        assert all(0 < out < total for out, total in zip(row["raw_ns"]["outside"], row["raw_ns"]["e2e"]))
+        assert row["fps"] > 0 and row["peak_rss_mb"] > 0 and row["steal_pct"] is not None
+        assert [(r["round"], r["frames"]) for r in row["rounds"]] == [(r, 1) for r in range(5)]
+    assert sorted(r["position"] for r in ort["rounds"]) == [0, 0, 0, 1, 1]  # two rows, order rotated
+    assert ort["files_mb"] > 1 and ort["speedup_search_p50"] > 0 and len(ort["speedup_fps_rounds"]) == 5
+    low, high = ort["speedup_search_p50_range"]
+    assert low <= ort["speedup_search_p50"] <= high
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     results = tmp_path / "RESULTS.md"
@@ -43,6 +49,7 @@ def test_bench_onnxruntime_json_plot_and_results_page(tmp_path):
                    check=True, capture_output=True, env=env)
     text = results.read_text()
     assert "| onnxruntime | fp32 |" in text and "official PyTorch (eager) (baseline)" in text
+    assert "outside graph p50 ms" in text and "5 interleaved rounds" in text
     assert (tmp_path / "run.png").is_file()
 
 
