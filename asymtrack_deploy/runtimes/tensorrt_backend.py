@@ -13,6 +13,10 @@ Device memory, streams and graphs come from cuda-python (``cuda.bindings.runtime
 ``cuda.cudart`` in older releases), not torch. Engines run only on the GPU model and TensorRT
 version they were built with: the manifest records both and a mismatch is refused with the
 command that rebuilds the engines from the ONNX graphs the bundle keeps.
+
+Threads: one stream, one set of device buffers and one CUDA graph per backend, so calls from
+several threads take turns (``serialize_calls``: a lock around each call) and each gets the
+result it would get alone; for parallel GPU work, give each thread its own backend.
 """
 from __future__ import annotations
 
@@ -132,6 +136,7 @@ class TensorRTBackend(Backend):
     """
 
     name = "tensorrt"
+    serialize_calls = True  # one stream and one set of buffers: threads take turns
 
     def __init__(
         self,

@@ -38,6 +38,9 @@ class TorchBackend(Backend):
     """
 
     name = "torch"
+    # threads take turns: the CUDA graph's static buffers and the per-call TF32 switches are
+    # shared state (on CPU torch parallelises each call over its own threads anyway)
+    serialize_calls = True
     exact_fp32 = True  # fp32 on CUDA in IEEE fp32 (TF32 off); the official baseline keeps the defaults
 
     def __init__(
