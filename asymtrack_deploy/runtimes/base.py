@@ -23,7 +23,8 @@ import numpy as np
 
 from ..tracker_spec import TrackerRules
 
-__all__ = ["Backend", "BackendInfo", "BackendUnavailable", "NonFiniteOutputError", "ThreadContexts", "require"]
+__all__ = ["Backend", "BackendInfo", "BackendUnavailable", "NonFiniteOutputError", "ThreadContexts", "check_graph_io",
+           "require"]
 
 
 class BackendUnavailable(ImportError):
@@ -68,6 +69,26 @@ def require(module: str, extra: str, package: str | None = None) -> Any:
             f"{pkg} is not installed (needed here: {exc}). "
             f"Install it with: pip install 'asymtrack-deploy[{extra}]'"
         ) from exc
+
+
+def check_graph_io(bundle, graph: str, kind: str, have: dict[str, tuple[tuple, str]]) -> None:
+    """What the runtime loaded (``have``: name -> (shape, numpy dtype name) of the ``graph``'s
+    ``kind`` "input"s or "output"s) is exactly what the manifest says, or a ValueError naming
+    the differences: a manifest that disagrees with its graphs (edited sizes, a dropped state
+    tensor, swapped files) is refused at load, not by a runtime error at the first frame."""
+    spec = bundle.manifest.graph(graph)
+    want = {t.name: (tuple(t.shape), t.dtype) for t in (spec.inputs if kind == "input" else spec.outputs)}
+    have = {name: (tuple(shape), dtype) for name, (shape, dtype) in have.items()}
+    if have == want:
+        return
+    diffs = [f"{name}: graph {_io(have.get(name))}, manifest {_io(want.get(name))}"
+             for name in sorted(set(have) | set(want)) if have.get(name) != want.get(name)]
+    raise ValueError(f"bundle {bundle.root}: the {graph} graph's {kind}s differ from its manifest.json "
+                     f"({'; '.join(diffs)}); re-export the bundle")
+
+
+def _io(entry) -> str:
+    return "none" if entry is None else f"{entry[1]} {list(entry[0])}"
 
 
 @dataclass(frozen=True)

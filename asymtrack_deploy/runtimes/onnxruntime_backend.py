@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..bundle import Bundle, TensorSpec, load_bundle
-from .base import Backend, BackendInfo, ThreadContexts, require
+from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require
 
 __all__ = ["OnnxRuntimeBackend", "OrtTemplateState", "resolve_providers", "PROVIDER_ALIASES"]
 
@@ -36,6 +36,8 @@ PROVIDER_ALIASES = {
     "dml": "DmlExecutionProvider",
 }
 _CUDA_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+_ORT_TYPES = {"tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(int32)": "int32", "tensor(int64)": "int64",
+              "tensor(float16)": "float16", "tensor(float)": "float32"}
 
 
 def _ort():
@@ -117,6 +119,7 @@ class OnnxRuntimeBackend(Backend):
         options = self._session_options(ort, threads)
         self._template_session = self._session(ort, "template", options)
         self._search_session = self._session(ort, "search", options)
+        self._check_io()
         self._device, self._device_id = self._bind_device()
         self._state_specs = self.bundle.manifest.state
         self._contexts = ThreadContexts(self._new_search_context)
@@ -143,6 +146,12 @@ class OnnxRuntimeBackend(Backend):
     def _session(self, ort, graph: str, options):
         path = self.bundle.path(graph, "onnx")
         return ort.InferenceSession(str(path), sess_options=options, providers=self.providers)
+
+    def _check_io(self) -> None:
+        """The sessions' inputs and outputs are the manifest's (names, shapes, dtypes)."""
+        for graph, session in (("template", self._template_session), ("search", self._search_session)):
+            for kind, args in (("input", session.get_inputs()), ("output", session.get_outputs())):
+                check_graph_io(self.bundle, graph, kind, {a.name: (a.shape, _ORT_TYPES.get(a.type, a.type)) for a in args})
 
     def _bind_device(self) -> tuple[str, int]:
         """Where the state and crop buffers live: the first provider the session really uses."""

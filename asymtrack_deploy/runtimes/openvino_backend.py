@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..bundle import Bundle, load_bundle
-from .base import Backend, BackendInfo, ThreadContexts, require
+from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require
 
 __all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE"]
 
@@ -150,17 +150,12 @@ class OpenVinoBackend(Backend):
         return hint
 
     def _check_io(self) -> None:
-        """The compiled graphs take and give exactly what the manifest says (names, shapes)."""
+        """The compiled graphs take and give exactly what the manifest says (names, shapes, dtypes)."""
         for graph, compiled in self._compiled.items():
-            spec = self.bundle.manifest.graph(graph)
-            sides = (("input", compiled.inputs, spec.inputs), ("output", compiled.outputs, spec.outputs))
-            for kind, ports, tensors in sides:
-                have = {p.get_any_name(): tuple(p.get_shape()) for p in ports}
-                want = {t.name: tuple(t.shape) for t in tensors}
-                if have != want:
-                    raise ValueError(
-                        f"bundle {self.bundle.root}: the {graph} IR's {kind}s {have} differ from the manifest's {want}"
-                    )
+            for kind, ports in (("input", compiled.inputs), ("output", compiled.outputs)):
+                check_graph_io(self.bundle, graph, kind, {
+                    p.get_any_name(): (tuple(p.get_shape()), np.dtype(p.get_element_type().to_dtype()).name)
+                    for p in ports})
 
     def _new_context(self) -> _RequestContext:
         """A thread's requests (``CompiledModel.create_infer_request`` is thread-safe)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bundle import Bundle, TensorSpec, load_bundle
-from .base import Backend, BackendInfo, BackendUnavailable, require
+from .base import Backend, BackendInfo, BackendUnavailable, check_graph_io, require
 
 __all__ = ["TensorRTBackend", "TensorRTTemplateState", "cuda_runtime", "gpu_facts", "ENGINE_ROLE"]
 
@@ -159,6 +159,7 @@ class TensorRTBackend(Backend):
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         self._engines = {g: self._deserialize(g) for g in ("template", "search")}
+        self._check_io(trt)
         self._contexts = {g: e.create_execution_context() for g, e in self._engines.items()}
         self._stream = _call(self._cudart.cudaStreamCreateWithFlags(self._cudart.cudaStreamNonBlocking))
         self._closed = False
@@ -206,6 +207,15 @@ class TensorRTBackend(Backend):
                 "(see the TensorRT log above); rebuild it with: asymtrack-deploy export --target tensorrt ..."
             )
         return engine
+
+    def _check_io(self, trt) -> None:
+        """The engines' inputs and outputs are the manifest's (names, shapes, dtypes)."""
+        for graph, engine in self._engines.items():
+            names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+            for kind, mode in (("input", trt.TensorIOMode.INPUT), ("output", trt.TensorIOMode.OUTPUT)):
+                check_graph_io(self.bundle, graph, kind, {
+                    n: (tuple(engine.get_tensor_shape(n)), np.dtype(trt.nptype(engine.get_tensor_dtype(n))).name)
+                    for n in names if engine.get_tensor_mode(n) == mode})
 
     def _allocate(self) -> None:
         """Device buffers for every tensor of both contexts (state inputs of search included),
