@@ -44,8 +44,11 @@ def command(
         fail(f"{checkpoint}: no such checkpoint")
     sequence = builtin_sequence()
     bundle_for = partial(cached_bundle, variant=variant.value, checkpoint=checkpoint, cache_dir=cache_dir)
-    with err.status("exporting bundles (cached after the first run)..."):
-        plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams, bundle_for)
+    try:
+        with err.status("exporting bundles (cached after the first run)..."):
+            plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams, bundle_for)
+    except (ValueError, OSError) as exc:  # a checkpoint that does not fit, an unwritable cache
+        fail(str(exc))
     for note in plan.skipped:
         err.print(f"[yellow]skipped[/] {note}")
     with err.status("measuring...") as status:
