@@ -8,6 +8,11 @@ infer request); ``search(crops, state)`` runs one step. Crops are RGB uint8 arra
 The base class owns the public methods (input checks, batch checks, timing, closing);
 subclasses implement ``_template_impl``, ``_search_impl`` and, when they hold resources,
 ``_close_impl`` (the Polygraphy runner pattern).
+
+Threads: a backend may be shared by several threads (one ``Tracker`` each). Backends whose
+runtime allows it keep one compiled model and give each thread its own execution context
+(``ThreadContexts``); the others set ``serialize_calls`` and their calls take turns under a lock.
+The search outputs are checked to be finite (``NonFiniteOutputError``, naming the weights).
 """
 from __future__ import annotations
 
