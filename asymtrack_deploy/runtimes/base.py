@@ -48,16 +48,19 @@ class ThreadContexts:
     binding and its output buffers, the state bound to them) is not, so each thread gets its
     own, made by ``make()`` on the thread's first call. ``clear()`` drops them all (the
     ``threading.local`` that holds them goes, and with it every thread's context).
+
+    A backend makes its ``ThreadContexts`` before its compiled models and passes ``make`` per
+    call (holding its bound method would make a reference cycle): freed in that order, the
+    contexts go before the models they run on, never after.
     """
 
-    def __init__(self, make):
-        self._make = make
+    def __init__(self):
         self._local = threading.local()
 
-    def get(self):
+    def get(self, make):
         context = getattr(self._local, "context", None)
         if context is None:
-            context = self._local.context = self._make()
+            context = self._local.context = make()
         return context
 
     def clear(self) -> None:

@@ -111,6 +111,7 @@ class OnnxRuntimeBackend(Backend):
         verify: bool = True,
     ) -> None:
         super().__init__()
+        self._contexts = ThreadContexts()  # before the sessions: freed before them
         ort = _ort()
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
         self._check_target()
@@ -122,7 +123,6 @@ class OnnxRuntimeBackend(Backend):
         self._check_io()
         self._device, self._device_id = self._bind_device()
         self._state_specs = self.bundle.manifest.state
-        self._contexts = ThreadContexts(self._new_search_context)
         self.info = self._make_info()
 
     # -- setup -------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ class OnnxRuntimeBackend(Backend):
         return OrtTemplateState(values, id(self))
 
     def _search_impl(self, crops: np.ndarray, state: OrtTemplateState) -> tuple[np.ndarray, np.ndarray]:
-        context = self._contexts.get()
+        context = self._contexts.get(self._new_search_context)
         if state is not context.bound_state:
             self._bind_state(context, state)
         context.crop.update_inplace(crops)

@@ -99,6 +99,7 @@ class OpenVinoBackend(Backend):
         inference_precision: str | None = None,
     ) -> None:
         super().__init__()
+        self._contexts = ThreadContexts()  # before the compiled models: freed before them
         ov = _ov()
         if inference_precision not in (None, "f32", "bf16", "f16"):
             raise ValueError(f"inference_precision must be 'f32', 'bf16' or 'f16', got {inference_precision!r}")
@@ -111,7 +112,6 @@ class OpenVinoBackend(Backend):
         self._compiled = {g: core.compile_model(str(self.bundle.path(g, XML_ROLE)), self.device, self._config)
                           for g in ("template", "search")}
         self._check_io()
-        self._contexts = ThreadContexts(self._new_context)
         self.info = self._make_info()
 
     # -- setup -------------------------------------------------------------------------------
@@ -185,7 +185,7 @@ class OpenVinoBackend(Backend):
 
     def _template_impl(self, crops: np.ndarray) -> OpenVinoTemplateState:
         ov = _ov()
-        request = self._contexts.get().template_request
+        request = self._contexts.get(self._new_context).template_request
         spec = self.bundle.manifest.graph("template")
         request.get_tensor(spec.inputs[0].name).data[...] = crops
         tensors = {}
@@ -196,7 +196,7 @@ class OpenVinoBackend(Backend):
         return OpenVinoTemplateState(tensors, id(self))
 
     def _search_impl(self, crops: np.ndarray, state: OpenVinoTemplateState) -> tuple[np.ndarray, np.ndarray]:
-        context = self._contexts.get()
+        context = self._contexts.get(self._new_context)
         if state is not context.bound_state:
             self._bind_state(context, state)
         context.crop_tensor.data[...] = crops

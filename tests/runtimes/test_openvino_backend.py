@@ -49,7 +49,7 @@ def test_state_is_bound_once_without_a_copy(backend, pairs):
     state = backend.template(pairs["template"][0:1])
     backend.search(pairs["search"][0:1], state)
     assert isinstance(state, OpenVinoTemplateState)
-    context = backend._contexts.get()
+    context = backend._contexts.get(backend._new_context)
     for name, tensor in state.tensors.items():
         assert np.shares_memory(context.search_request.get_tensor(name).data, tensor.data)
     bound = context.bound_state

@@ -77,9 +77,9 @@ def test_a_thread_keeps_its_own_bound_state(tmp_path_factory, frames):
         tracker = Tracker(backend)
         tracker.init(frames[0], BOXES[0])
         tracker.update(frames[1])
-        mine = backend._contexts.get()
+        mine = backend._contexts.get(backend._new_search_context)
         seen = []
-        thread = threading.Thread(target=lambda: seen.append(backend._contexts.get()))
+        thread = threading.Thread(target=lambda: seen.append(backend._contexts.get(backend._new_search_context)))
         thread.start()
         thread.join()
         assert seen[0] is not mine and seen[0].bound_state is None
