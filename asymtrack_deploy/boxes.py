@@ -9,10 +9,14 @@ import math
 
 import numpy as np
 
-__all__ = ["check_box", "valid_boxes", "jitter_box", "box_iou", "CENTER_JITTER", "SCALE_JITTER"]
+__all__ = ["check_box", "check_box_in_frame", "valid_boxes", "jitter_box", "box_iou", "CENTER_JITTER", "SCALE_JITTER",
+           "MAX_BOX_TO_FRAME"]
 
 CENTER_JITTER = 3.5  # official DATA.SEARCH.CENTER_JITTER
 SCALE_JITTER = 0.5  # official DATA.SEARCH.SCALE_JITTER
+# A starting box may be at most this many times the frame's width and height: a larger one is
+# not a target in the picture, and its crop (4 times its side) would need gigabytes.
+MAX_BOX_TO_FRAME = 2.0
 
 
 def check_box(box, what: str = "box") -> tuple[float, float, float, float]:
@@ -27,6 +31,20 @@ def check_box(box, what: str = "box") -> tuple[float, float, float, float]:
         raise ValueError(f"{what} values must be finite, got {values}")
     if values[2] <= 0 or values[3] <= 0:
         raise ValueError(f"{what} width and height must be > 0, got w={values[2]}, h={values[3]}")
+    return values
+
+
+def check_box_in_frame(box, width: int, height: int, what: str = "box") -> tuple[float, float, float, float]:
+    """``check_box``, and the box overlaps the ``width`` x ``height`` frame and is at most
+    ``MAX_BOX_TO_FRAME`` times its width and height: the rule for a box a tracker starts from
+    (the C library applies the same one)."""
+    x, y, w, h = values = check_box(box, what)
+    if w > MAX_BOX_TO_FRAME * width or h > MAX_BOX_TO_FRAME * height:
+        raise ValueError(f"{what} ({w:g} x {h:g}) is too large for the {width} x {height} frame: "
+                         f"at most {MAX_BOX_TO_FRAME:g} times its width and height")
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise ValueError(f"{what} ({x:g}, {y:g}, {w:g}, {h:g}) is outside the {width} x {height} frame: "
+                         "it must overlap the frame")
     return values
 
 

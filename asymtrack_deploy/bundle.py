@@ -62,6 +62,8 @@ MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 2  # 2: the tracker and inference sections
 GRAPH_NAMES = ("template", "search")
 _DTYPES = ("uint8", "int8", "int32", "int64", "float16", "float32")
+SIZE_RANGE = (1, 4096)  # model.template_size, model.search_size (pixels)
+FACTOR_RANGE = (1e-3, 1e3)  # model.template_factor, model.search_factor
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -185,15 +187,23 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: Any) -> "ModelSpec":
-        w = "model"
         return cls(
-            variant=_need(data, "variant", str, w),
-            template_size=_need(data, "template_size", int, w),
-            search_size=_need(data, "search_size", int, w),
-            template_factor=float(_need(data, "template_factor", (int, float), w)),
-            search_factor=float(_need(data, "search_factor", (int, float), w)),
+            variant=_need(data, "variant", str, "model"),
+            template_size=_in_range(data, "template_size", int, SIZE_RANGE),
+            search_size=_in_range(data, "search_size", int, SIZE_RANGE),
+            template_factor=float(_in_range(data, "template_factor", (int, float), FACTOR_RANGE)),
+            search_factor=float(_in_range(data, "search_factor", (int, float), FACTOR_RANGE)),
             name=data.get("name", "AsymTrack"),
         )
+
+
+def _in_range(data: Any, key: str, kind, limits: tuple[float, float]) -> Any:
+    """A ``model`` number within ``limits`` (NaN never is): a crop size or factor out of range
+    would track garbage or ask for gigabytes. The C library checks the same ranges."""
+    value = _need(data, key, kind, "model")
+    if not limits[0] <= value <= limits[1]:
+        raise ValueError(f"manifest: model.{key} must be in [{limits[0]:g}, {limits[1]:g}], got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -226,18 +236,21 @@ class Preprocess:
         mean, std = _need(data, "mean", list, w), _need(data, "std", list, w)
         if len(mean) != 3 or len(std) != 3:
             raise ValueError(f"manifest: preprocess.mean and .std need 3 values each, got {mean} and {std}")
-        color = _need(data, "color_order", str, w)
-        if color not in ("rgb", "bgr"):
-            raise ValueError(f"manifest: preprocess.color_order must be 'rgb' or 'bgr', got {color!r}")
+        fixed = {key: _need(data, key, type(value), w) for key, value in _GRAPH_INPUT.items()}
+        for key, value in fixed.items():
+            if value != _GRAPH_INPUT[key]:
+                raise ValueError(f"manifest: preprocess.{key} {value!r} is not supported: the graphs take "
+                                 "RGB uint8 NHWC crops and normalise them inside (what the tracker feeds)")
         return cls(
             mean=tuple(float(v) for v in mean),
             std=tuple(float(v) for v in std),
-            color_order=color,
-            layout=_need(data, "layout", str, w),
-            dtype=_need(data, "dtype", str, w),
             scale=float(_need(data, "scale", (int, float), w)),
-            in_graph=_need(data, "in_graph", bool, w),
+            **fixed,
         )
+
+
+# what every bundle's graphs take (the tracker feeds nothing else; the C library refuses the rest)
+_GRAPH_INPUT = {"color_order": "rgb", "layout": "NHWC", "dtype": "uint8", "in_graph": True}
 
 
 @dataclass(frozen=True)
@@ -395,22 +408,39 @@ class Manifest:
                 raise ValueError(f"manifest: no {name!r} graph (graphs: {', '.join(self.graphs) or 'none'})")
         for gname, g in self.graphs.items():
             self._check_graph(gname, g)
-        template_out = {t.name for t in self.graphs["template"].outputs}
-        search_in = {t.name for t in self.graphs["search"].inputs}
+        template_out = {t.name: t for t in self.graphs["template"].outputs}
+        search_in = {t.name: t for t in self.graphs["search"].inputs}
         for t in self.state:
-            if t.name not in template_out or t.name not in search_in:
-                raise ValueError(f"manifest: state tensor {t.name!r} must be both a template output and a search input")
-
+            if template_out.get(t.name) != t or search_in.get(t.name) != t:
+                raise ValueError(f"manifest: state tensor {t.name!r} must be both a template output and a search "
+                                 f"input, of the same shape and dtype")
+        if set(template_out) != set(self.state_names):
+            raise ValueError(f"manifest: the template graph's outputs {sorted(template_out)} must be the state "
+                             f"tensors {self.state_names}")
+        self._check_crop_inputs()
         self._check_output_roles()
+
+    def _check_crop_inputs(self) -> None:
+        """The template graph takes one crop, the search graph one crop plus the state, each
+        uint8 (B, size, size, 3) with the model's sizes."""
+        template, search = self.graphs["template"], self.graphs["search"]
+        crops = [t for t in search.inputs if t.name not in self.state_names]
+        for graph, inputs, size in (("template", template.inputs, self.model.template_size),
+                                    ("search", crops, self.model.search_size)):
+            want = TensorSpec(inputs[0].name if inputs else "?", (self.batch, size, size, 3), "uint8")
+            if list(inputs) != [want]:
+                raise ValueError(f"manifest: the {graph} graph must take one uint8 crop {list(want.shape)} besides "
+                                 f"the state (model.{graph}_size {size}), got {[t.to_dict() for t in inputs]}")
 
     def _check_output_roles(self) -> None:
         """The tracker's ``box`` and ``score`` roles name search outputs of shape (B, 4) and (B,)."""
         outputs = {t.name: t.shape for t in self.graphs["search"].outputs}
+        dtypes = {t.name: t.dtype for t in self.graphs["search"].outputs}
         for role, name, shape in (("box", self.tracker.box_output, (self.batch, 4)),
                                   ("score", self.tracker.score_output, (self.batch,))):
-            if outputs.get(name) != shape:
+            if outputs.get(name) != shape or dtypes[name] != "float32":
                 raise ValueError(f"manifest: tracker.outputs.{role}.name {name!r} must be a search output "
-                                 f"of shape {list(shape)} (search outputs: {outputs})")
+                                 f"of shape {list(shape)}, float32 (search outputs: {outputs})")
 
     def _check_graph(self, gname: str, graph: GraphSpec) -> None:
         for role, filename in graph.files.items():
@@ -529,10 +559,14 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
 
 
 def _check_files(root: Path, manifest: Manifest, verify: bool) -> None:
+    inside = root.resolve()
     for name, rec in manifest.files.items():
         path = root / name
         if not path.is_file():
             raise ValueError(f"{path}: listed in {MANIFEST_NAME} but missing from the bundle")
+        if path.resolve().parent != inside:
+            raise ValueError(f"{path}: a link to {path.resolve()}, outside the bundle; a bundle's files must be "
+                             "in its folder (copy the file in instead of linking it)")
         if not verify:
             continue
         size = path.stat().st_size

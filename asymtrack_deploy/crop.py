@@ -185,7 +185,10 @@ def map_box_back(pred_cxcywh, prev_xywh, search_size: int, resize_factor: float)
 
 
 def clip_box(box_xywh, height: int, width: int, margin: float = 10) -> list[float]:
-    """Keep at least ``margin`` pixels of the box inside the frame (the official clip)."""
+    """Keep at least ``margin`` pixels of the box inside the frame (the official clip). In a
+    frame narrower or lower than ``margin`` the margin is the frame's side, so the box stays
+    inside it (the official clip would put it outside)."""
+    margin = min(float(margin), float(width), float(height))
     x, y, w, h = (float(v) for v in box_xywh)
     x1 = min(max(0.0, x), width - margin)
     x2 = min(max(margin, x + w), width)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .boxes import check_box
+from .boxes import check_box, check_box_in_frame
 from .crop import CropCanvas, clip_box, crop_rgb, map_box_back
 from .runtimes.base import Backend
 from .tracker_spec import DEFAULT_SCORE_THRESHOLD
@@ -87,9 +87,10 @@ class BatchTracker:
     def init(self, frames, boxes) -> None:
         """Crop each target's template and run the template branch once for all of them."""
         frames = self._frames(frames)
-        boxes = [check_box(b) for b in boxes]
+        boxes = list(boxes)
         if len(boxes) != self.size:
             raise ValueError(f"expected {self.size} boxes (the backend's batch), got {len(boxes)}")
+        boxes = [check_box_in_frame(b, f.shape[1], f.shape[0]) for b, f in zip(boxes, frames)]
         info = self.backend.info
         crops, _ = self._crops(frames, boxes, info.template_factor, info.template_size)
         self._template_state = self.backend.template(crops)

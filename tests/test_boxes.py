@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asymtrack_deploy.boxes import CENTER_JITTER, SCALE_JITTER, check_box, jitter_box, valid_boxes
+from asymtrack_deploy.boxes import (
+    CENTER_JITTER, MAX_BOX_TO_FRAME, SCALE_JITTER, check_box, check_box_in_frame, jitter_box, valid_boxes,
+)
 
 
 def test_check_box_returns_floats_and_names_what_is_wrong():
@@ -17,6 +19,20 @@ def test_check_box_returns_floats_and_names_what_is_wrong():
         check_box((1, 2, float("nan"), 4))
     with pytest.raises(ValueError, match="box width and height must be > 0, got w=0.0, h=4.0"):
         check_box((1, 2, 0, 4))
+
+
+def test_a_starting_box_overlaps_the_frame_and_is_not_huge():
+    """Issue 15, case 5: a box outside the frame was snapped to a corner, a huge one ran out of memory."""
+    assert check_box_in_frame((-5, -5, 10, 10), 100, 80) == (-5.0, -5.0, 10.0, 10.0)  # partly inside is fine
+    assert check_box_in_frame((0, 0, 200, 160), 100, 80) == (0.0, 0.0, 200.0, 160.0)  # the stated multiple
+    assert MAX_BOX_TO_FRAME == 2.0
+    with pytest.raises(ValueError, match=r"^box \(100000 x 100000\) is too large for the 100 x 80 frame: at most 2 times"):
+        check_box_in_frame((0, 0, 100000, 100000), 100, 80)
+    for outside in [(100, 0, 5, 5), (0, 80, 5, 5), (-10, 0, 10, 5), (0, -5, 5, 5), (1e9, 1e9, 5, 5)]:
+        with pytest.raises(ValueError, match="is outside the 100 x 80 frame: it must overlap the frame"):
+            check_box_in_frame(outside, 100, 80)
+    with pytest.raises(ValueError, match="^--init values must be finite"):
+        check_box_in_frame((float("nan"), 0, 5, 5), 100, 80, "--init")
 
 
 def test_valid_boxes_marks_nan_and_empty_rows():

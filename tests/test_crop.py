@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from asymtrack_deploy.crop import clip_box, crop_rgb, crop_square, crop_window, map_box_back
 
@@ -37,6 +38,13 @@ def test_map_back_and_clip():
     np.testing.assert_allclose(box, [100, 100, 20, 20])
     assert clip_box((-50, -50, 20, 20), 100, 100) == [0.0, 0.0, 10.0, 10.0]
     assert clip_box((95, 95, 20, 20), 100, 100) == [90.0, 90.0, 10.0, 10.0]
+
+
+@pytest.mark.parametrize("size", [1, 2, 7])
+def test_clip_keeps_the_box_inside_frames_smaller_than_the_margin(size):
+    for box in [(-50, -50, 20, 20), (0, 0, 1, 1), (5, 5, 3000, 3000), (-1e6, 3, 2e6, 1)]:
+        x, y, w, h = clip_box(box, size, size, 10)
+        assert 0 <= x and 0 <= y and x + w <= size and y + h <= size and w > 0 and h > 0, (box, size)
 
 
 def test_crop_rgb_converts_the_crop_from_the_frames_colour_order():

@@ -101,6 +101,30 @@ def test_bad_boxes(torch_tiny, box, message):
         tracker.state = box
 
 
+@pytest.mark.parametrize(
+    "box, message",
+    [
+        ((0, 0, 100000, 100000), "too large for the 64 x 48 frame"),  # was a MemoryError (112 GiB)
+        ((500, 500, 20, 20), "outside the 64 x 48 frame"),  # was snapped to a corner with score 0.25
+        ((-30, 0, 20, 20), "outside the 64 x 48 frame"),
+    ],
+)
+def test_a_starting_box_must_overlap_the_frame(torch_tiny, box, message):
+    with pytest.raises(ValueError, match=message):
+        Tracker(torch_tiny).init(np.zeros((48, 64, 3), np.uint8), box)
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_tiny_frames_give_boxes_inside_them(torch_tiny, size):
+    """1x1 and 2x2 frames used to give boxes outside the frame (the clip margin is 10 px)."""
+    frame = np.full((size, size, 3), 128, np.uint8)
+    tracker = Tracker(torch_tiny)
+    tracker.init(frame, (0, 0, 2 * size, 2 * size))  # the largest box allowed
+    for _ in range(3):
+        x, y, w, h = tracker.update(frame).box
+        assert 0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= size and y + h <= size
+
+
 def test_update_before_init(torch_tiny):
     with pytest.raises(RuntimeError, match="before init"):
         Tracker(torch_tiny).update(np.zeros((64, 64, 3), np.uint8))

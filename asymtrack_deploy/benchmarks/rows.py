@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .host import cpu_times, process_cpu_seconds, steal_pct
+from .host import cpu_times, process_cpu_seconds
 from .session import serve
 from .timing import LatencyStats
 

@@ -48,7 +48,11 @@ def command(
     sequence = builtin_sequence()
     bundle_for = partial(cached_bundle, variant=variant.value, checkpoint=checkpoint, cache_dir=cache_dir)
     with Stages("bench") as stages:
-        plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams, _announced(bundle_for, stages))
+        try:
+            plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams,
+                             _announced(bundle_for, stages))
+        except (ValueError, OSError) as exc:  # a checkpoint that does not fit, an unwritable cache
+            fail(str(exc))
         for note in plan.skipped:
             stages.note(f"[yellow]skipped[/] {note}")
         before = cpu_times()

@@ -1,6 +1,7 @@
 """Option parsing shared by the commands that open a backend or read frames."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -15,6 +16,8 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
         raise typer.BadParameter(f"expected x,y,w,h as four numbers, got {text!r}") from None
     if len(box) != 4:
         raise typer.BadParameter(f"expected x,y,w,h as four numbers, got {text!r}")
+    if not all(math.isfinite(v) for v in box):  # nan, inf, 1e400
+        raise typer.BadParameter(f"expected x,y,w,h as four finite numbers, got {text!r}")
     if box[2] <= 0 or box[3] <= 0:
         raise typer.BadParameter(f"w and h must be > 0, got {text!r}")
     return box

@@ -87,6 +87,10 @@ def _export(target: str, options: dict):
         fail(str(exc).replace("force=True", "--force"))
     except ValueError as exc:  # CheckpointError is a ValueError
         fail(str(exc))
+    except (PermissionError, NotADirectoryError, FileNotFoundError) as exc:  # --out where nothing can be written
+        fail(f"{exc.filename or options['out_dir']}: {exc.strerror or exc}; no bundle was written")
+    except OSError as exc:  # a full disk, an I/O error: not the input's fault
+        fail(f"{exc}; no bundle was written", code=1)
     except (RuntimeError, ImportError) as exc:  # ParityError, graph checks, a missing library
         fail(f"{exc}; no bundle was written", code=1)  # fail() escapes: "[tensorrt]" is not markup
     for w in caught:

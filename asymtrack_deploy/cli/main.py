@@ -76,7 +76,29 @@ def _unwrapped(doc: str | None) -> str | None:
     return "\n\n".join(p for p in paragraphs if p)
 
 
+def _one_line_usage_errors() -> None:
+    """A malformed option or a missing argument is reported like every other error: one
+    ``error:`` line on stderr naming the command whose --help explains it, exit code 2 (typer
+    would print the usage line and a framed panel)."""
+    from rich.markup import escape
+    from typer import rich_utils
+
+    from .console import err
+
+    original = rich_utils.rich_format_error
+
+    def one_line(error) -> None:
+        if error.__class__.__name__ == "NoArgsIsHelpError":
+            return original(error)
+        ctx = getattr(error, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        err.print(f"[bold red]error:[/] {escape(error.format_message())}{escape(hint)}")
+
+    rich_utils.rich_format_error = one_line
+
+
 _plain_help()
+_one_line_usage_errors()
 
 for _name, _module in COMMANDS.items():
     _mod = importlib.import_module(f"asymtrack_deploy.cli.{_module}")

@@ -1,7 +1,11 @@
 """Track one target through a video, an image folder or a camera; write one x,y,w,h line per frame."""
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -27,19 +31,22 @@ def command(
     show: Annotated[bool, typer.Option(help="Show frames in a window (needs OpenCV with a GUI).")] = False,
     max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
 ) -> None:
+    # Each box is written (flushed) as it is computed and -o is opened before the first frame, so
+    # Ctrl-C, SIGTERM (how a camera source ends without --max-frames) or a frame that cannot be
+    # read or tracked (a one-line error naming it, exit 2) keep every box made before.
     from ..tracker import Tracker
 
     try:
         box = parse_box(init)
         tracker = Tracker(open_backend(bundle, checkpoint, variant.value, backend, device))
         frames, _ = frame_source(source, limit=max_frames)
+        sink = BoxSink(output)
     except (ValueError, OSError, ImportError) as exc:
         fail(str(exc))
     show = show and _gui_available()
-    boxes, elapsed = _run(tracker, frames, box, video_out, show)
-    _write_boxes(boxes, output)
-    fps = (len(boxes) - 1) / elapsed if elapsed > 0 and len(boxes) > 1 else float("nan")
-    err.print(f"{len(boxes)} frames, {fps:.1f} FPS (tracking only, after the first frame)")
+    with sink, _stop_requests() as stop:
+        outcome = _run(tracker, frames, box, sink, video_out, show, stop)
+    _report(outcome, sink, frames)
 
 
 def _gui_available() -> bool:
@@ -53,23 +60,26 @@ def _gui_available() -> bool:
         return False
 
 
-def _run(tracker, frames, box, video_out, show):
+@dataclass
+class _Outcome:
+    elapsed: float = 0.0  # seconds in update() calls
+    stopped_by: str | None = None  # the signal that ended the run
+    error: str | None = None  # the frame that ended it: could not be read or tracked
+    code: int = 2  # exit code for ``error``: 2 bad input, 1 a runtime failure
+
+
+def _run(tracker, frames, box, sink, video_out, show, stop) -> _Outcome:
     import cv2
     from rich.progress import Progress
 
-    writer, boxes, elapsed = None, [], 0.0
+    writer, outcome = None, _Outcome()
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("tracking", total=frames.length)
-        for i, frame in enumerate(frames):
-            if i == 0:
-                tracker.init(frame, box)
-                current, score = box, 1.0
-            else:
-                t0 = time.perf_counter()
-                result = tracker.update(frame)
-                elapsed += time.perf_counter() - t0
-                current, score = result.box, result.score
-            boxes.append(current)
+        for i, frame in _numbered(frames, outcome):
+            current, score = _step(tracker, i, frame, box, outcome)
+            if current is None:
+                break
+            sink.write(current)
             if video_out or show:
                 drawn = _draw(frame, current, score)
                 writer = writer or _open_writer(video_out, drawn, frames.fps)
@@ -80,11 +90,117 @@ def _run(tracker, frames, box, video_out, show):
                     if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                         break
             progress.advance(task)
+            if stop.is_set():
+                outcome.stopped_by = stop.signal_name
+                break
     if writer is not None:
         writer.release()
-    if not boxes:
+    return outcome
+
+
+def _numbered(frames, outcome: _Outcome):
+    """(index, frame) pairs; a frame the source cannot read ends them, recorded in ``outcome``."""
+    iterator, index = iter(frames), 0
+    while True:
+        try:
+            frame = next(iterator)
+        except StopIteration:
+            return
+        except ValueError as exc:  # DatasetError: an image file OpenCV cannot decode, named
+            outcome.error = f"frame {index}: {exc}"
+            return
+        yield index, frame
+        index += 1
+
+
+def _step(tracker, index: int, frame, box, outcome: _Outcome):
+    """(box, score) of frame ``index``: init on the first, update after; (None, 0) on an error."""
+    t0 = time.perf_counter()
+    try:
+        if index == 0:
+            tracker.init(frame, box)
+            return box, 1.0
+        result = tracker.update(frame)
+    except ValueError as exc:  # a bad frame or box, or non-finite outputs (the weights)
+        outcome.error = f"frame {index}: {exc}"
+        return None, 0.0
+    except RuntimeError as exc:  # the runtime itself failed
+        outcome.error, outcome.code = f"frame {index}: {exc}", 1
+        return None, 0.0
+    outcome.elapsed += time.perf_counter() - t0
+    return result.box, result.score
+
+
+def _report(outcome: _Outcome, sink: "BoxSink", frames) -> None:
+    count = sink.count
+    if count:
+        fps = (count - 1) / outcome.elapsed if outcome.elapsed > 0 and count > 1 else float("nan")
+        err.print(f"{count} frames, {fps:.1f} FPS (tracking only, after the first frame)")
+    if outcome.stopped_by:
+        err.print(f"stopped by {outcome.stopped_by}: {count} boxes written to {sink.name}")
+    if outcome.error:
+        kept = f"; the {count} boxes before it are in {sink.name}" if count else ""
+        fail(f"{outcome.error}{kept}", outcome.code)
+    if not count and not outcome.stopped_by:
         fail(f"{frames.description}: no frames could be read")
-    return boxes, elapsed
+
+
+class BoxSink:
+    """One ``x,y,w,h`` line per box, flushed as written: to stdout, or to ``path``, opened (and so
+    checked) before the first frame. A file that got no box is removed again."""
+
+    def __init__(self, path: Path | None):
+        self.path, self.count = path, 0
+        self.name = "stdout" if path is None else str(path)
+        try:
+            self._file = out.file if path is None else open(path, "w", encoding="utf-8")
+        except OSError as exc:
+            raise OSError(f"{path}: cannot write the boxes there ({exc.strerror or exc})") from None
+
+    def write(self, box) -> None:
+        x, y, w, h = box
+        self._file.write(f"{x:.2f},{y:.2f},{w:.2f},{h:.2f}\n")
+        self._file.flush()
+        self.count += 1
+
+    def __enter__(self) -> "BoxSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.path is None:
+            return
+        self._file.close()
+        if self.count == 0:
+            self.path.unlink(missing_ok=True)
+
+
+class _StopRequest:
+    """Set by SIGINT or SIGTERM: the frame in flight finishes, its box is written, the run ends."""
+
+    def __init__(self):
+        self.signal_name: str | None = None
+
+    def is_set(self) -> bool:
+        return self.signal_name is not None
+
+    def handle(self, signum, _frame) -> None:
+        if self.is_set():  # a second signal interrupts at once (a source that blocks)
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+
+
+@contextmanager
+def _stop_requests():
+    stop = _StopRequest()
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, stop.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _draw(frame, box, score):
@@ -109,11 +225,3 @@ def _open_writer(path, frame, fps):
     if not writer.isOpened():
         fail(f"{path}: cannot write a video here (try a .mp4 or .avi name)")
     return writer
-
-
-def _write_boxes(boxes, output: Path | None) -> None:
-    lines = "".join(f"{x:.2f},{y:.2f},{w:.2f},{h:.2f}\n" for x, y, w, h in boxes)
-    if output is None:
-        out.print(lines, end="")
-    else:
-        output.write_text(lines)

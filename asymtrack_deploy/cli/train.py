@@ -66,7 +66,7 @@ def command(
 ) -> None:
     from ..datasets import DatasetError
     from ..models import CheckpointError
-    from ..train import PretrainedError, TrainConfig, Trainer
+    from ..train import PretrainedError, TrainConfig, Trainer, TrainingDiverged
 
     try:
         config = TrainConfig(
@@ -82,7 +82,7 @@ def command(
     _announce(trainer)
     try:
         last = trainer.run()
-    except (DatasetError, CheckpointError, PretrainedError, FileNotFoundError) as exc:
+    except (DatasetError, CheckpointError, PretrainedError, FileNotFoundError, TrainingDiverged) as exc:
         fail(_message(exc))
     finally:
         trainer.close()

@@ -55,6 +55,9 @@ def read_boxes(path: str | Path, allow_nan: bool = False) -> np.ndarray:
             raise DatasetError(path, f"expected 4 numbers (x, y, w, h), got {len(values)}: {line.strip()!r}", number)
         if not allow_nan and any(np.isnan(values)):
             raise DatasetError(path, "NaN box (this dataset annotates every frame)", number)
+        if values[2] < 0 or values[3] < 0 or any(np.isinf(values)):  # zero: the target absent (LaSOT)
+            raise DatasetError(path, f"a box needs finite values and a width and height >= 0, got {line.strip()!r}",
+                               number)
         rows.append(values)
     return np.asarray(rows, dtype=np.float64)
 

@@ -60,6 +60,8 @@ def _load_json(path: Path) -> dict:
             data = json.load(f)
     except json.JSONDecodeError as exc:
         raise DatasetError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(path, f"not a text file ({exc.reason} at byte {exc.start})") from None
     if not isinstance(data, dict):
         raise DatasetError(path, "expected a JSON object with 'images' and 'annotations'")
     return data

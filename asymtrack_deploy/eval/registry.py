@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..boxes import check_box_in_frame
 from ..datasets import (
     GOT10k,
     OTB100,
@@ -37,7 +38,7 @@ from ..datasets import (
     splits,
 )
 
-__all__ = ["Dataset", "DATASETS", "dataset_names", "load_dataset", "read_otb", "read_uav"]
+__all__ = ["Dataset", "DATASETS", "check_start", "dataset_names", "load_dataset", "read_otb", "read_uav"]
 
 
 @dataclass
@@ -154,4 +155,19 @@ def load_dataset(name: str, root: str | Path, **options) -> Dataset:
         raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
     if key != "procedural" and not Path(root).is_dir():
         raise DatasetError(root, "dataset root not found")
-    return DATASETS[key](Path(root), **options)
+    dataset = DATASETS[key](Path(root), **options)
+    for sequence in dataset.sequences:
+        check_start(sequence)
+    return dataset
+
+
+def check_start(sequence: Sequence) -> None:
+    """A sequence can be tracked: its first frame decodes and its first ground-truth box is one a
+    tracker can start from (``boxes.check_box_in_frame``). Checked when the dataset is read, so a
+    bad one fails before any tracking, the same way with one worker or several."""
+    where = sequence.folder or sequence.name
+    frame = sequence.frame(0)  # a DatasetError naming the file when it does not decode
+    try:
+        check_box_in_frame(sequence.boxes[0], frame.shape[1], frame.shape[0], "the first ground-truth box")
+    except ValueError as exc:
+        raise DatasetError(where, f"sequence {sequence.name}: {exc}; tracking starts from it") from None

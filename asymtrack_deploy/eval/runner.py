@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -91,9 +94,12 @@ def track_sequence(tracker, sequence: Sequence) -> SequenceRecord:
 _WORKER_TRACKER = None
 
 
-def _worker_init(spec, threads: int | None) -> None:
-    """Build the worker's tracker once; cap intra-op threads so workers do not oversubscribe."""
+def _worker_init(spec, threads: int | None, parent: int | None = None) -> None:
+    """Build the worker's tracker once; cap intra-op threads so workers do not oversubscribe;
+    end with the parent process ``parent`` however it ends (``kill -9`` included)."""
     global _WORKER_TRACKER
+    if parent is not None:
+        _exit_with_parent(parent)
     if threads:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, str(threads))
@@ -106,11 +112,41 @@ def _worker_init(spec, threads: int | None) -> None:
         _WORKER_TRACKER = exc
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Make this worker die with ``parent``: the kernel's parent-death signal on Linux, and a
+    thread that polls the parent's pid everywhere (a worker orphaned before the signal was set,
+    or on another system). Without this a killed ``eval --workers N`` left N workers running."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _worker_run(sequence: Sequence, raw_dir: Path) -> str:
     if isinstance(_WORKER_TRACKER, Exception):
-        raise RuntimeError(f"building the tracker failed: {_WORKER_TRACKER}")
+        raise _same_kind(_WORKER_TRACKER, f"building the tracker failed: {_WORKER_TRACKER}")
     write_record(raw_dir, sequence.name, track_sequence(_WORKER_TRACKER, sequence))
     return sequence.name
+
+
+def _same_kind(exc: BaseException, message: str) -> Exception:
+    """An error saying ``message``, of the kind that says whose fault it was, the same with one
+    worker or several: bad input (a ValueError: a corrupt frame, a bad box, non-finite outputs;
+    an ImportError: a missing library) stays so, anything else is a RuntimeError."""
+    for kind in (ValueError, ImportError):
+        if isinstance(exc, kind):
+            return kind(message)
+    return RuntimeError(message)
 
 
 def _run_inline(spec, pending: list[Sequence], raw_dir: Path, progress: Callable[[str], None]) -> None:
@@ -119,21 +155,21 @@ def _run_inline(spec, pending: list[Sequence], raw_dir: Path, progress: Callable
         try:
             write_record(raw_dir, seq.name, track_sequence(tracker, seq))
         except Exception as exc:
-            raise RuntimeError(f"sequence {seq.name}: {exc}") from exc
+            raise _same_kind(exc, f"sequence {seq.name}: {exc}") from exc
         progress(seq.name)
 
 
 def _run_pool(spec, pending: list[Sequence], raw_dir: Path, workers: int, progress) -> None:
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init,
-                             initargs=(spec, threads)) as pool:
+                             initargs=(spec, threads, os.getpid())) as pool:
         futures = {pool.submit(_worker_run, seq, raw_dir): seq.name for seq in pending}
         for future in as_completed(futures):
             try:
                 future.result()
             except Exception as exc:
                 pool.shutdown(wait=True, cancel_futures=True)  # finished records stay on disk
-                raise RuntimeError(f"sequence {futures[future]}: {exc}") from exc
+                raise _same_kind(exc, f"sequence {futures[future]}: {exc}") from exc
             progress(futures[future])
 
 

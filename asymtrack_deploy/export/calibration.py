@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..boxes import CENTER_JITTER, SCALE_JITTER, check_box, jitter_box, valid_boxes
+from ..boxes import CENTER_JITTER, SCALE_JITTER, check_box, check_box_in_frame, jitter_box, valid_boxes
 from ..crop import crop_rgb
 from ..datasets import is_sequence_folder, read_boxes, sequence_files, try_read_frame
 from ..sources import builtin_sequence, sample_frames, spread
@@ -156,6 +156,8 @@ def _with_boxes(frames: _Frames, init_box) -> _Frames:
         frames.boxes = [None] * len(frames.images)
         frames.box_rule = "random boxes (no annotation given): 0.5-10 % of the frame, aspect 1:2 to 2:1"
     else:
+        height, width = frames.images[0].shape[:2]
+        check_box_in_frame(init_box, width, height, "the calibration box")  # the tracker's rule for a start box
         frames.boxes = [init_box] * len(frames.images)
         frames.box_rule = f"the given box {list(init_box)} on every frame"
     return frames

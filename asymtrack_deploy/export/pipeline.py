@@ -100,6 +100,7 @@ class Converter(ABC):
     bundle_target: str | None = None  # the manifest's target (None: this target)
     parity_backend: str | None = None  # the backend of the parity check (None: the catalogue's)
     marker: str = MANIFEST_NAME  # the file that marks an earlier delivery that --force may replace
+    delivery: str = "a bundle"  # what the export writes, as error messages name it
 
     def prepare(self, precision: str) -> None:
         """Check that the libraries this conversion needs are installed (before any work)."""
@@ -250,8 +251,8 @@ def export_bundle(target: str, progress: Callable[[str], None] | None = None, **
     if opts.precision == "int8":
         say(f"int8 calibration crops ({opts.calib_count} pairs)")
     calib = _calibration(opts)
-    marker = converter.marker if converter is not None else MANIFEST_NAME
-    with staged_bundle(opts.out_dir, opts.force, marker) as stage:
+    delivery = converter or Converter
+    with staged_bundle(opts.out_dir, opts.force, delivery.marker, delivery.delivery) as stage:
         say("loading the model")
         run = _start(stage, opts, converter, say)
         manifest = _source_graphs(run, converter is None)

@@ -37,6 +37,7 @@ class TritonConverter(Converter):
 
     target = "triton"
     marker = RECORD_NAME
+    delivery = "a Triton model repository"
 
     def __init__(self, backend: str = "openvino", instances: int = 1, max_batch: int = 8,
                  threads: int | None = None, idle_seconds: float = 60.0, device: str | None = None):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -41,31 +42,51 @@ class CheckpointError(ValueError):
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Read a checkpoint file safely and return its state dict (the ``net`` entry if present)."""
     path = Path(path)
+    return _extract_state_dict(path, _load_file(path))
+
+
+def _load_file(path: Path) -> object:
+    """``torch.load(weights_only=True)`` of ``path``; any failure is a CheckpointError naming it."""
     if not path.is_file():
         raise CheckpointError(path, "no such file")
     if path.stat().st_size == 0:
         raise CheckpointError(path, "the file is empty")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's note on a raw pickle's protocol: the error below says it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for the same kinds of damage
         raise CheckpointError(path, _describe_load_failure(exc, path)) from exc
-    return _extract_state_dict(path, obj)
 
 
 def _describe_load_failure(exc: Exception, path: Path) -> str:
+    """What is wrong with the file, without torch's advice to retry with ``weights_only=False``:
+    that would let an untrusted file run code, and a damaged one would fail anyway."""
     text = str(exc)
-    first = text.splitlines()[0] if text else type(exc).__name__
+    reason = _torch_reason(text) or type(exc).__name__
     if "GLOBAL" in text or "Unsupported global" in text:
-        reason = next((line for line in text.splitlines() if "GLOBAL" in line or "global" in line), first)
-        return (
-            "refused: the file holds pickled Python objects beyond tensors, which could run code "
-            f"when loaded; only plain state dicts are accepted ({reason.strip()})"
-        )
+        return ("refused: the file holds pickled Python objects beyond tensors, which could run code "
+                f"when loaded; only plain state dicts are accepted ({reason})")
     with open(path, "rb") as handle:
-        is_zip = handle.read(4) == b"PK\x03\x04"
-    if is_zip:
-        return f"the file is truncated or corrupt ({first})"
-    return f"not a PyTorch checkpoint ({type(exc).__name__}: {first})"
+        head = handle.read(4)
+    if head == b"PK\x03\x04":
+        return f"the file is truncated or corrupt ({reason})"
+    if head[:1] == b"\x80":  # a pickle's PROTO opcode: pickled by hand, not written by torch.save
+        return (f"a raw Python pickle, not a checkpoint written by torch.save ({reason}); it is not unpickled "
+                "further, as that could run code from the file: save the weights with torch.save(state_dict)")
+    return f"not a PyTorch checkpoint (neither a torch.save archive nor a pickle: {reason})"
+
+
+def _torch_reason(text: str) -> str:
+    """The one informative line of torch's message (the unpickler's own error), or the first
+    line that is not torch's weights_only advice."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if line.startswith("WeightsUnpickler error:"):
+            rest = line.removeprefix("WeightsUnpickler error:").strip()
+            return rest or (lines[i + 1] if i + 1 < len(lines) else "")
+    advice = ("weights_only", "Please file an issue", "Check the documentation")
+    return next((line for line in lines if not any(a in line for a in advice)), "")
 
 
 def _extract_state_dict(path: Path, obj: object) -> dict[str, torch.Tensor]:
@@ -148,6 +169,22 @@ def _check_variant(path, state_dict, model: AsymTrack) -> None:
             )
 
 
+def _check_recorded_variant(path, obj: object, model: AsymTrack) -> None:
+    """``train`` records the variant: small and base share every key and shape, so only this
+    record tells a small checkpoint from a base one."""
+    recorded = obj.get("variant") if isinstance(obj, Mapping) else None
+    if isinstance(recorded, str) and recorded != model.cfg.name:
+        raise CheckpointError(path, f"this checkpoint was trained as AsymTrack-{recorded} (its recorded variant), "
+                                    f"not {model.cfg.name}: pass --variant {recorded}")
+
+
+def _check_finite(path, state_dict: Mapping[str, torch.Tensor]) -> None:
+    bad = [k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(path, f"{len(bad)} tensors hold NaN or infinite values (first: "
+                                    f"{', '.join(bad[:_SHOWN])}): damaged weights or a diverged training run")
+
+
 def _variants():
     from .asymtrack import VARIANTS
 
@@ -190,7 +227,10 @@ def load_checkpoint(model: AsymTrack, path: str | os.PathLike, unfuse: bool = Fa
     an exact training form (theta 0, three equal branches), same outputs, not the original
     branches. Returns the model.
     """
-    state_dict = _to_dtype(read_state_dict(path), next(model.parameters()).dtype)
+    obj = _load_file(Path(path))
+    _check_recorded_variant(path, obj, model)
+    state_dict = _to_dtype(_extract_state_dict(Path(path), obj), next(model.parameters()).dtype)
+    _check_finite(path, state_dict)
     _check_variant(path, state_dict, model)
     state_dict = checkpoint_filter_fn(state_dict, model, unfuse)
     _check_keys(path, state_dict, model)

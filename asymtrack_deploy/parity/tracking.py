@@ -34,6 +34,10 @@ class ParityThresholds:
     precision: str = "fp32"
     min_iou: float | None = None  # None: the precision's tolerance (parity.tolerances)
 
+    def __post_init__(self) -> None:
+        if self.min_iou is not None and not 0.0 <= self.min_iou <= 1.0:  # NaN is refused too
+            raise ValueError(f"the minimum IoU must be in [0, 1] (an IoU never exceeds 1), got {self.min_iou}")
+
     @property
     def effective_min_iou(self) -> float:
         return self.min_iou if self.min_iou is not None else tolerance_for(self.precision).min_iou

@@ -9,12 +9,13 @@ from __future__ import annotations
 import importlib.util
 
 from .. import catalogue
-from .base import Backend, BackendInfo, BackendUnavailable, require
+from .base import Backend, BackendInfo, BackendUnavailable, NonFiniteOutputError, require
 
 __all__ = [
     "Backend",
     "BackendInfo",
     "BackendUnavailable",
+    "NonFiniteOutputError",
     "available_backends",
     "backend_names",
     "load_backend",

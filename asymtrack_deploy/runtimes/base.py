@@ -8,10 +8,17 @@ infer request); ``search(crops, state)`` runs one step. Crops are RGB uint8 arra
 The base class owns the public methods (input checks, batch checks, timing, closing);
 subclasses implement ``_template_impl``, ``_search_impl`` and, when they hold resources,
 ``_close_impl`` (the Polygraphy runner pattern).
+
+Threads: a backend may be shared by several threads (one ``Tracker`` each). Backends whose
+runtime allows it keep one compiled model and give each thread its own execution context
+(``ThreadContexts``); the others set ``serialize_calls`` and their calls take turns under a lock.
+The search outputs are checked to be finite (``NonFiniteOutputError``, naming the weights).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -21,11 +28,43 @@ import numpy as np
 
 from ..tracker_spec import TrackerRules
 
-__all__ = ["Backend", "BackendInfo", "BackendUnavailable", "require"]
+__all__ = ["Backend", "BackendInfo", "BackendUnavailable", "NonFiniteOutputError", "ThreadContexts", "check_graph_io",
+           "require"]
 
 
 class BackendUnavailable(ImportError):
     """A runtime library that is not installed; the message names the pip extra."""
+
+
+class NonFiniteOutputError(ValueError):
+    """The search graph returned NaN or infinity: the weights (or the arithmetic at the bundle's
+    precision) are at fault, not the frame; the message names the likely cause."""
+
+
+class ThreadContexts:
+    """One execution context per thread over a compiled model that all threads share.
+
+    A compiled model or session is safe to share; what it runs with (an infer request, an I/O
+    binding and its output buffers, the state bound to them) is not, so each thread gets its
+    own, made by ``make()`` on the thread's first call. ``clear()`` drops them all (the
+    ``threading.local`` that holds them goes, and with it every thread's context).
+
+    A backend makes its ``ThreadContexts`` before its compiled models and passes ``make`` per
+    call (holding its bound method would make a reference cycle): freed in that order, the
+    contexts go before the models they run on, never after.
+    """
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def get(self, make):
+        context = getattr(self._local, "context", None)
+        if context is None:
+            context = self._local.context = make()
+        return context
+
+    def clear(self) -> None:
+        self._local = threading.local()
 
 
 def require(module: str, extra: str, package: str | None = None) -> Any:
@@ -38,6 +77,26 @@ def require(module: str, extra: str, package: str | None = None) -> Any:
             f"{pkg} is not installed (needed here: {exc}). "
             f"Install it with: pip install 'asymtrack-deploy[{extra}]'"
         ) from exc
+
+
+def check_graph_io(bundle, graph: str, kind: str, have: dict[str, tuple[tuple, str]]) -> None:
+    """What the runtime loaded (``have``: name -> (shape, numpy dtype name) of the ``graph``'s
+    ``kind`` "input"s or "output"s) is exactly what the manifest says, or a ValueError naming
+    the differences: a manifest that disagrees with its graphs (edited sizes, a dropped state
+    tensor, swapped files) is refused at load, not by a runtime error at the first frame."""
+    spec = bundle.manifest.graph(graph)
+    want = {t.name: (tuple(t.shape), t.dtype) for t in (spec.inputs if kind == "input" else spec.outputs)}
+    have = {name: (tuple(shape), dtype) for name, (shape, dtype) in have.items()}
+    if have == want:
+        return
+    diffs = [f"{name}: graph {_io(have.get(name))}, manifest {_io(want.get(name))}"
+             for name in sorted(set(have) | set(want)) if have.get(name) != want.get(name)]
+    raise ValueError(f"bundle {bundle.root}: the {graph} graph's {kind}s differ from its manifest.json "
+                     f"({'; '.join(diffs)}); re-export the bundle")
+
+
+def _io(entry) -> str:
+    return "none" if entry is None else f"{entry[1]} {list(entry[0])}"
 
 
 @dataclass(frozen=True)
@@ -73,11 +132,15 @@ class Backend(ABC):
 
     name: str = "base"
     info: BackendInfo
+    # True where the backend's execution state cannot be per thread (one CUDA stream and its
+    # buffers, a CUDA graph): calls from several threads then take turns instead of mixing
+    serialize_calls: bool = False
 
     def __init__(self) -> None:
         self.last_template_ms = float("nan")
         self.last_search_ms = float("nan")
         self._closed = False
+        self._call_lock = threading.RLock()
 
     # -- public API --------------------------------------------------------------------------
     def template(self, crops: np.ndarray) -> Any:
@@ -85,7 +148,8 @@ class Backend(ABC):
         self._check_open()
         crops = self._check_crops(crops, self.info.template_size, "template")
         t0 = time.perf_counter_ns()
-        state = self._template_impl(crops)
+        with self._turn():
+            state = self._template_impl(crops)
         self.last_template_ms = (time.perf_counter_ns() - t0) / 1e6
         return state
 
@@ -97,17 +161,22 @@ class Backend(ABC):
             raise RuntimeError("search() needs the state that template() returned; call template() first")
         crops = self._check_crops(crops, self.info.search_size, "search")
         t0 = time.perf_counter_ns()
-        boxes, scores = self._search_impl(crops, state)
+        with self._turn():
+            boxes, scores = self._search_impl(crops, state)
         self.last_search_ms = (time.perf_counter_ns() - t0) / 1e6
-        return np.asarray(boxes, dtype=np.float32).reshape(-1, 4), np.asarray(scores, dtype=np.float32).reshape(-1)
+        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+        scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+        self._check_finite(boxes, scores)
+        return boxes, scores
 
     def close(self) -> None:
         """Release device memory and sessions; the backend is unusable afterwards (its calls
         raise RuntimeError). Closing twice is harmless."""
-        if self._closed:
-            return
-        self._closed = True
-        self._close_impl()
+        with self._call_lock:  # a serialised call in flight in another thread finishes first
+            if self._closed:
+                return
+            self._closed = True
+            self._close_impl()
 
     def describe(self) -> str:
         """One line naming the runtime, its version and where it runs (for parity records)."""
@@ -140,6 +209,21 @@ class Backend(ABC):
                 f"search() needs a state returned by template() of this same {type(self).__name__}, "
                 f"got {type(state).__name__}"
             )
+
+    def _turn(self):
+        """The lock for backends whose calls must take turns; nothing for the others."""
+        return self._call_lock if self.serialize_calls else contextlib.nullcontext()
+
+    def _check_finite(self, boxes: np.ndarray, scores: np.ndarray) -> None:
+        if np.isfinite(boxes).all() and np.isfinite(scores).all():
+            return
+        source = self.info.extra.get("bundle") or self.info.extra.get("checkpoint") or "the weights"
+        cause = ("the weights hold NaN or infinite values" if self.info.precision != "fp16" else
+                 "the weights hold NaN or infinite values, or fp16 arithmetic overflowed (try the fp32 bundle)")
+        raise NonFiniteOutputError(
+            f"the {self.name} backend's search graph returned a non-finite box or score (precision "
+            f"{self.info.precision}): {cause}; check {source} and the checkpoint it came from"
+        )
 
     def _check_open(self) -> None:
         if self._closed:

@@ -4,21 +4,25 @@ Two sessions, one per graph. The template state never goes back through numpy: `
 runs the template graph with its outputs bound to OrtValues allocated where the search session
 runs (device memory on the CUDA and TensorRT providers), and those OrtValues become the search
 session's state inputs through ``io_binding``: bound once per target, not copied per frame. The
-crop input and the box/score outputs are OrtValues bound once at construction; per frame the
-crop is copied into its buffer (``update_inplace``: host to device on GPU providers) and the two
-small outputs are copied out; nothing else crosses the host/device boundary.
+crop input and the box/score outputs are OrtValues bound once per thread; per frame the crop is
+copied into its buffer (``update_inplace``: host to device on GPU providers) and the two small
+outputs are copied out; nothing else crosses the host/device boundary.
+
+Threads: the two sessions are shared (ONNX Runtime's ``Run`` is thread-safe); each thread has its
+own search binding, crop and output buffers and bound state (``ThreadContexts``), so trackers in
+several threads over one backend get exactly the boxes each gets alone.
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..bundle import Bundle, TensorSpec, load_bundle
-from .base import Backend, BackendInfo, require
+from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require
 
 __all__ = ["OnnxRuntimeBackend", "OrtTemplateState", "resolve_providers", "PROVIDER_ALIASES"]
 
@@ -32,6 +36,8 @@ PROVIDER_ALIASES = {
     "dml": "DmlExecutionProvider",
 }
 _CUDA_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+_ORT_TYPES = {"tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(int32)": "int32", "tensor(int64)": "int64",
+              "tensor(float16)": "float16", "tensor(float)": "float32"}
 
 
 def _ort():
@@ -77,6 +83,16 @@ class OrtTemplateState:
         return {name: value.numpy() for name, value in self.values.items()}
 
 
+@dataclass
+class _SearchContext:
+    """One thread's search binding: crop input and outputs bound once, the last state bound."""
+
+    binding: Any
+    crop: Any  # onnxruntime.OrtValue
+    outputs: list = field(default_factory=list)
+    bound_state: OrtTemplateState | None = None
+
+
 class OnnxRuntimeBackend(Backend):
     """``OnnxRuntimeBackend(bundle=DIR, providers=None, threads=None)``.
 
@@ -98,6 +114,7 @@ class OnnxRuntimeBackend(Backend):
         session_config: dict | None = None,
     ) -> None:
         super().__init__()
+        self._contexts = ThreadContexts()  # before the sessions: freed before them
         ort = _ort()
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
         self._check_target()
@@ -106,9 +123,9 @@ class OnnxRuntimeBackend(Backend):
         options = self._session_options(ort, threads, session_config)
         self._template_session = self._session(ort, "template", options)
         self._search_session = self._session(ort, "search", options)
+        self._check_io()
         self._device, self._device_id = self._bind_device()
         self._state_specs = self.bundle.manifest.state
-        self._setup_search_binding(ort)
         self.info = self._make_info()
 
     # -- setup -------------------------------------------------------------------------------
@@ -135,6 +152,12 @@ class OnnxRuntimeBackend(Backend):
         path = self.bundle.path(graph, "onnx")
         return ort.InferenceSession(str(path), sess_options=options, providers=self.providers)
 
+    def _check_io(self) -> None:
+        """The sessions' inputs and outputs are the manifest's (names, shapes, dtypes)."""
+        for graph, session in (("template", self._template_session), ("search", self._search_session)):
+            for kind, args in (("input", session.get_inputs()), ("output", session.get_outputs())):
+                check_graph_io(self.bundle, graph, kind, {a.name: (a.shape, _ORT_TYPES.get(a.type, a.type)) for a in args})
+
     def _bind_device(self) -> tuple[str, int]:
         """Where the state and crop buffers live: the first provider the session really uses."""
         first = self._search_session.get_providers()[0]
@@ -143,17 +166,17 @@ class OnnxRuntimeBackend(Backend):
             return "cuda", int(options.get("device_id", 0))
         return "cpu", 0
 
-    def _setup_search_binding(self, ort) -> None:
-        """Pre-bind the crop input and both outputs; only state inputs change per target."""
-        graph = self.bundle.manifest.graph("search")
+    def _new_search_context(self) -> _SearchContext:
+        """A thread's search binding with the crop input and both outputs pre-bound; only the
+        state inputs change per target."""
+        ort, graph = _ort(), self.bundle.manifest.graph("search")
         crop = graph.inputs[0]
-        self._search_binding = self._search_session.io_binding()
-        self._crop_value = self._alloc(ort, crop, self._device)
-        self._search_binding.bind_ortvalue_input(crop.name, self._crop_value)
-        self._outputs = [self._alloc(ort, spec, "cpu") for spec in graph.outputs]
-        for spec, value in zip(graph.outputs, self._outputs):
-            self._search_binding.bind_ortvalue_output(spec.name, value)
-        self._bound_state: OrtTemplateState | None = None
+        context = _SearchContext(self._search_session.io_binding(), self._alloc(ort, crop, self._device))
+        context.binding.bind_ortvalue_input(crop.name, context.crop)
+        context.outputs = [self._alloc(ort, spec, "cpu") for spec in graph.outputs]
+        for spec, value in zip(graph.outputs, context.outputs):
+            context.binding.bind_ortvalue_output(spec.name, value)
+        return context
 
     def _alloc(self, ort, spec: TensorSpec, device: str):
         device_id = self._device_id if device != "cpu" else 0
@@ -184,22 +207,21 @@ class OnnxRuntimeBackend(Backend):
         return OrtTemplateState(values, id(self))
 
     def _search_impl(self, crops: np.ndarray, state: OrtTemplateState) -> tuple[np.ndarray, np.ndarray]:
-        session = self._search_session
-        if state is not self._bound_state:
-            self._bind_state(state)
-        self._crop_value.update_inplace(crops)
-        session.run_with_iobinding(self._search_binding)
-        box, score = (value.numpy().copy() for value in self._outputs)
+        context = self._contexts.get(self._new_search_context)
+        if state is not context.bound_state:
+            self._bind_state(context, state)
+        context.crop.update_inplace(crops)
+        self._search_session.run_with_iobinding(context.binding)
+        box, score = (value.numpy().copy() for value in context.outputs)
         return box, score
 
-    def _bind_state(self, state: OrtTemplateState) -> None:
+    def _bind_state(self, context: _SearchContext, state: OrtTemplateState) -> None:
         self._check_own_state(state, OrtTemplateState)
         for name, value in state.values.items():
-            self._search_binding.bind_ortvalue_input(name, value)
-        self._bound_state = state
+            context.binding.bind_ortvalue_input(name, value)
+        context.bound_state = state
 
     def _close_impl(self) -> None:
-        self._bound_state = None
-        self._search_binding = None
+        self._contexts.clear()
         self._template_session = None
         self._search_session = None

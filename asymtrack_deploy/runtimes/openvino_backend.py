@@ -1,7 +1,9 @@
 """OpenVINO backend over an exported bundle (``target: openvino``, IR files).
 
-One compiled model and one infer request per branch, made once and reused. ``template()``
-gives the template request freshly allocated output tensors, so OpenVINO writes the state
+One compiled model per branch, shared by every thread; each thread has its own infer request per
+branch (``ThreadContexts``), made on its first call and reused, so trackers in several threads
+over one backend never share a request (OpenVINO's "Infer Request is busy") and get exactly the
+boxes each gets alone. ``template()`` gives the template request freshly allocated output tensors, so OpenVINO writes the state
 straight into memory that the returned handle owns (no copy, and the state of an earlier
 target is never overwritten). ``search()`` sets those tensors as the search request's state
 inputs once per new state, not every frame; per frame only the crop is copied into the
@@ -15,13 +17,13 @@ applies it. numpy and openvino only: no torch.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..bundle import Bundle, load_bundle
-from .base import Backend, BackendInfo, require
+from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require
 
 __all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE"]
 
@@ -65,6 +67,18 @@ class OpenVinoTemplateState:
         return {name: np.array(t.data, copy=True) for name, t in self.tensors.items()}
 
 
+@dataclass
+class _RequestContext:
+    """One thread's infer requests, the search request's crop and output tensors, and the
+    state last set on it."""
+
+    template_request: Any
+    search_request: Any
+    crop_tensor: Any = None
+    output_tensors: list = field(default_factory=list)
+    bound_state: OpenVinoTemplateState | None = None
+
+
 class OpenVinoBackend(Backend):
     """``OpenVinoBackend(bundle=DIR, device="CPU", threads=None)``.
 
@@ -88,6 +102,7 @@ class OpenVinoBackend(Backend):
         config: dict | None = None,
     ) -> None:
         super().__init__()
+        self._contexts = ThreadContexts()  # before the compiled models: freed before them
         ov = _ov()
         self._extra_config = dict(config or {})
         if inference_precision not in (None, "f32", "bf16", "f16"):
@@ -100,10 +115,7 @@ class OpenVinoBackend(Backend):
         self._config, self.ignored_properties = self._device_config(core, threads, inference_precision)
         self._compiled = {g: core.compile_model(str(self.bundle.path(g, XML_ROLE)), self.device, self._config)
                           for g in ("template", "search")}
-        self._template_request = self._compiled["template"].create_infer_request()
-        self._search_request = self._compiled["search"].create_infer_request()
         self._check_io()
-        self._setup_search()
         self.info = self._make_info()
 
     # -- setup -------------------------------------------------------------------------------
@@ -146,23 +158,20 @@ class OpenVinoBackend(Backend):
         return hint
 
     def _check_io(self) -> None:
-        """The compiled graphs take and give exactly what the manifest says (names, shapes)."""
+        """The compiled graphs take and give exactly what the manifest says (names, shapes, dtypes)."""
         for graph, compiled in self._compiled.items():
-            spec = self.bundle.manifest.graph(graph)
-            sides = (("input", compiled.inputs, spec.inputs), ("output", compiled.outputs, spec.outputs))
-            for kind, ports, tensors in sides:
-                have = {p.get_any_name(): tuple(p.get_shape()) for p in ports}
-                want = {t.name: tuple(t.shape) for t in tensors}
-                if have != want:
-                    raise ValueError(
-                        f"bundle {self.bundle.root}: the {graph} IR's {kind}s {have} differ from the manifest's {want}"
-                    )
+            for kind, ports in (("input", compiled.inputs), ("output", compiled.outputs)):
+                check_graph_io(self.bundle, graph, kind, {
+                    p.get_any_name(): (tuple(p.get_shape()), np.dtype(p.get_element_type().to_dtype()).name)
+                    for p in ports})
 
-    def _setup_search(self) -> None:
+    def _new_context(self) -> _RequestContext:
+        """A thread's requests (``CompiledModel.create_infer_request`` is thread-safe)."""
         spec = self.bundle.manifest.graph("search")
-        self._crop_tensor = self._search_request.get_tensor(spec.inputs[0].name)
-        self._output_tensors = [self._search_request.get_tensor(t.name) for t in spec.outputs]
-        self._bound_state: OpenVinoTemplateState | None = None
+        search = self._compiled["search"].create_infer_request()
+        return _RequestContext(self._compiled["template"].create_infer_request(), search,
+                               search.get_tensor(spec.inputs[0].name),
+                               [search.get_tensor(t.name) for t in spec.outputs])
 
     def _make_info(self) -> BackendInfo:
         m = self.bundle.manifest
@@ -184,7 +193,7 @@ class OpenVinoBackend(Backend):
 
     def _template_impl(self, crops: np.ndarray) -> OpenVinoTemplateState:
         ov = _ov()
-        request = self._template_request
+        request = self._contexts.get(self._new_context).template_request
         spec = self.bundle.manifest.graph("template")
         request.get_tensor(spec.inputs[0].name).data[...] = crops
         tensors = {}
@@ -195,26 +204,22 @@ class OpenVinoBackend(Backend):
         return OpenVinoTemplateState(tensors, id(self))
 
     def _search_impl(self, crops: np.ndarray, state: OpenVinoTemplateState) -> tuple[np.ndarray, np.ndarray]:
-        request = self._search_request
-        if state is not self._bound_state:
-            self._bind_state(state)
-        self._crop_tensor.data[...] = crops
-        _run(request)
-        box, score = (np.array(t.data, copy=True) for t in self._output_tensors)
+        context = self._contexts.get(self._new_context)
+        if state is not context.bound_state:
+            self._bind_state(context, state)
+        context.crop_tensor.data[...] = crops
+        _run(context.search_request)
+        box, score = (np.array(t.data, copy=True) for t in context.output_tensors)
         return box, score
 
-    def _bind_state(self, state: OpenVinoTemplateState) -> None:
+    def _bind_state(self, context: _RequestContext, state: OpenVinoTemplateState) -> None:
         self._check_own_state(state, OpenVinoTemplateState)
         for name, tensor in state.tensors.items():
-            self._search_request.set_tensor(name, tensor)
-        self._bound_state = state
+            context.search_request.set_tensor(name, tensor)
+        context.bound_state = state
 
     def _close_impl(self) -> None:
-        self._bound_state = None
-        self._template_request = None
-        self._search_request = None
-        self._crop_tensor = None
-        self._output_tensors = []
+        self._contexts.clear()
         self._compiled = {}
 
 

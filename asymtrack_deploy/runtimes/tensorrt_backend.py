@@ -13,6 +13,10 @@ Device memory, streams and graphs come from cuda-python (``cuda.bindings.runtime
 ``cuda.cudart`` in older releases), not torch. Engines run only on the GPU model and TensorRT
 version they were built with: the manifest records both and a mismatch is refused with the
 command that rebuilds the engines from the ONNX graphs the bundle keeps.
+
+Threads: one stream, one set of device buffers and one CUDA graph per backend, so calls from
+several threads take turns (``serialize_calls``: a lock around each call) and each gets the
+result it would get alone; for parallel GPU work, give each thread its own backend.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bundle import Bundle, TensorSpec, load_bundle
-from .base import Backend, BackendInfo, BackendUnavailable, require
+from .base import Backend, BackendInfo, BackendUnavailable, check_graph_io, require
 
 __all__ = ["TensorRTBackend", "TensorRTTemplateState", "cuda_runtime", "gpu_facts", "ENGINE_ROLE"]
 
@@ -132,6 +136,7 @@ class TensorRTBackend(Backend):
     """
 
     name = "tensorrt"
+    serialize_calls = True  # one stream and one set of buffers: threads take turns
 
     def __init__(
         self,
@@ -154,6 +159,7 @@ class TensorRTBackend(Backend):
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         self._engines = {g: self._deserialize(g) for g in ("template", "search")}
+        self._check_io(trt)
         self._contexts = {g: e.create_execution_context() for g, e in self._engines.items()}
         self._stream = _call(self._cudart.cudaStreamCreateWithFlags(self._cudart.cudaStreamNonBlocking))
         self._closed = False
@@ -201,6 +207,15 @@ class TensorRTBackend(Backend):
                 "(see the TensorRT log above); rebuild it with: asymtrack-deploy export --target tensorrt ..."
             )
         return engine
+
+    def _check_io(self, trt) -> None:
+        """The engines' inputs and outputs are the manifest's (names, shapes, dtypes)."""
+        for graph, engine in self._engines.items():
+            names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+            for kind, mode in (("input", trt.TensorIOMode.INPUT), ("output", trt.TensorIOMode.OUTPUT)):
+                check_graph_io(self.bundle, graph, kind, {
+                    n: (tuple(engine.get_tensor_shape(n)), np.dtype(trt.nptype(engine.get_tensor_dtype(n))).name)
+                    for n in names if engine.get_tensor_mode(n) == mode})
 
     def _allocate(self) -> None:
         """Device buffers for every tensor of both contexts (state inputs of search included),

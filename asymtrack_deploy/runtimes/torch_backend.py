@@ -38,6 +38,9 @@ class TorchBackend(Backend):
     """
 
     name = "torch"
+    # threads take turns: the CUDA graph's static buffers and the per-call TF32 switches are
+    # shared state (on CPU torch parallelises each call over its own threads anyway)
+    serialize_calls = True
     exact_fp32 = True  # fp32 on CUDA in IEEE fp32 (TF32 off); the official baseline keeps the defaults
 
     def __init__(
@@ -71,10 +74,26 @@ class TorchBackend(Backend):
         """The torch device and dtype, or a ValueError for a precision this device cannot run."""
         if precision not in ("fp32", "fp16"):
             raise ValueError(f"torch backend precision must be fp32 or fp16, got {precision!r}")
-        device = self.torch.device(device)
+        device = self._device(device)
         if precision == "fp16" and device.type != "cuda":
             raise ValueError("fp16 needs a CUDA device (CPU half precision is slow and inexact)")
         return device, self.torch.float16 if precision == "fp16" else self.torch.float32
+
+    def _device(self, name):
+        """A torch device this machine has, or a ValueError saying what there is (torch's own
+        errors are an AssertionError or a RuntimeError listing every device type it knows)."""
+        try:
+            device = self.torch.device(name)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device {name!r} is not a torch device (expected cpu, cuda or cuda:N)") from None
+        if device.type == "cuda" and not self.torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: no CUDA device is available to this torch build "
+                             f"(torch {self.torch.__version__}); use cpu")
+        if device.type == "cuda" and (device.index or 0) >= self.torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: this machine has {self.torch.cuda.device_count()} CUDA device(s)")
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device {name!r}: the torch backend runs on cpu or cuda")
+        return device
 
     def _make_info(self, precision: str, batch: int, checkpoint) -> BackendInfo:
         cfg = self.model.cfg

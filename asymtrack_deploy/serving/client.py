@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..runtimes.base import require
-from ..boxes import check_box
+from ..boxes import check_box_in_frame
 from ..tracker import TrackResult, check_frame
 from .repository import TRACKER_MODEL
 
@@ -73,8 +73,9 @@ class TritonTracker:
 
     def init(self, frame: np.ndarray, box_xywh) -> None:
         """START the stream: the server crops the template around the box and keeps its state."""
-        box = check_box(box_xywh)
-        self._infer(self._frame_inputs(frame) + [self._box_input(box)], start=True)
+        inputs = self._frame_inputs(frame)
+        box = check_box_in_frame(box_xywh, frame.shape[1], frame.shape[0])  # the frame was checked above
+        self._infer(inputs + [self._box_input(box)], start=True)
         self._state = box
 
     def update(self, frame: np.ndarray) -> TrackResult:

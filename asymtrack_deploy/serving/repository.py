@@ -28,14 +28,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import __version__
 from ..bundle import MANIFEST_NAME, Bundle, load_bundle
+from ..export.staging import check_target, staged_bundle
 
 __all__ = [
     "RECORD_NAME", "TRACKER_MODEL", "SEARCH_MODEL", "TrackerOptions", "write_repository", "read_record",
@@ -43,6 +41,7 @@ __all__ = [
 ]
 
 RECORD_NAME = "asymtrack_repository.json"
+REPOSITORY = "a repository"  # what check_target calls a folder with RECORD_NAME
 TRACKER_MODEL = "tracker"
 SEARCH_MODEL = "search"
 BUNDLE_FOLDER = "bundle"
@@ -113,7 +112,7 @@ def write_repository(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, 
     options.check()
     _check_runs(bundle, options.backend)
     out_dir = Path(out_dir)
-    with _staged(out_dir, force) as stage:
+    with staged_bundle(out_dir, force, RECORD_NAME, REPOSITORY) as stage:
         sha = _write_tracker(stage, bundle, options)
         search = _write_search(stage, bundle, options, search_onnx)
         record = {"schema_version": 1, "toolkit_version": __version__, "created_utc": _now(),
@@ -277,30 +276,4 @@ def _now() -> str:
 def check_out_dir(out_dir: str | os.PathLike, force: bool) -> None:
     """Refuse an existing ``out_dir`` without ``force``, and any folder that is not a repository
     written here even with it (so a long export can fail before it starts)."""
-    out_dir = Path(out_dir)
-    if not out_dir.exists():
-        return
-    if not force:
-        raise FileExistsError(f"{out_dir} already exists; pass force=True to replace it")
-    if not (out_dir / RECORD_NAME).is_file():
-        raise FileExistsError(f"{out_dir} is not a repository written by asymtrack-deploy (no {RECORD_NAME}); "
-                              "refusing to replace it")
-
-
-@contextmanager
-def _staged(out_dir: Path, force: bool) -> Iterator[Path]:
-    """A staging folder beside ``out_dir`` that replaces it at the end, or vanishes on error."""
-    check_out_dir(out_dir, force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
-    try:
-        os.chmod(stage, 0o755)
-        yield stage
-        aside = stage.with_suffix(".old")
-        if out_dir.exists():
-            os.rename(out_dir, aside)
-        os.rename(stage, out_dir)
-        shutil.rmtree(aside, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+    check_target(Path(out_dir), force, RECORD_NAME, REPOSITORY)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..crop import clip_box, crop_square, map_box_back, to_rgb
 from ..runtimes.base import Backend, require
-from ..boxes import check_box
+from ..boxes import check_box_in_frame
 from ..tracker import TrackResult, check_frame
 
 __all__ = ["StreamTable", "UnknownStreamError", "STATE_HANDLES"]
@@ -96,9 +96,9 @@ class StreamTable:
     def start(self, items: Sequence[tuple[int, np.ndarray, object]]) -> None:
         """Run the template branch for each (stream id, first frame, box); a stream already
         held starts over."""
-        checked = [(sid, frame, check_box(box)) for sid, frame, box in items]
-        for _, frame, _ in checked:
+        for _, frame, _ in items:
             check_frame(frame)
+        checked = [(sid, frame, check_box_in_frame(box, frame.shape[1], frame.shape[0])) for sid, frame, box in items]
         info, now = self.info, time.monotonic()
         for chunk in _chunks(checked, info.batch):
             crops = [self._crop(f, b, info.template_factor, info.template_size)[0] for _, f, b in chunk]

@@ -7,7 +7,7 @@
 initialisation (``pretrained``).
 """
 from .data import DATASET_NAMES, DataSpec, build_dataset, parse_data_spec
-from .losses import generalized_iou, tracking_loss
+from .losses import TrainingDiverged, generalized_iou, tracking_loss
 from .pairs import Augmentation, PairDataset, RankSampler, make_pair, normalize_crops, sample_frame_ids
 from .pretrained import PretrainedError, load_pretrained_backbone, map_efficientmod_keys
 from .recipe import RECIPES, Recipe, build_optimizer, drop_epoch, init_weights, lr_scale
@@ -15,7 +15,7 @@ from .trainer import TrainConfig, Trainer, checkpoint_path, train, train_step
 
 __all__ = [
     "Augmentation", "DATASET_NAMES", "DataSpec", "PairDataset", "PretrainedError", "RECIPES", "RankSampler", "Recipe",
-    "TrainConfig", "Trainer", "build_dataset", "build_optimizer", "checkpoint_path", "drop_epoch", "generalized_iou",
+    "TrainConfig", "Trainer", "TrainingDiverged", "build_dataset", "build_optimizer", "checkpoint_path", "drop_epoch", "generalized_iou",
     "init_weights", "load_pretrained_backbone", "lr_scale", "make_pair", "map_efficientmod_keys", "normalize_crops",
     "parse_data_spec", "sample_frame_ids", "tracking_loss", "train", "train_step",
 ]  # fmt: skip

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["cxcywh_to_xyxy", "xywh_to_xyxy", "generalized_iou", "tracking_loss", "LOSS_WEIGHTS"]
+__all__ = ["cxcywh_to_xyxy", "xywh_to_xyxy", "generalized_iou", "tracking_loss", "LOSS_WEIGHTS", "TrainingDiverged"]
 
 LOSS_WEIGHTS = {"giou": 2.0, "l1": 5.0}
+
+
+class TrainingDiverged(RuntimeError):
+    """The network's boxes became NaN or infinite: the run's settings (learning rate, AMP) or its
+    data, not a fault of the machine; the message says what to change."""
 
 
 def cxcywh_to_xyxy(box: torch.Tensor) -> torch.Tensor:
@@ -43,8 +48,9 @@ def tracking_loss(
     pred_cxcywh: torch.Tensor, gt_xywh: torch.Tensor, weights: dict[str, float] = LOSS_WEIGHTS
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Weighted GIoU + L1 loss (computed in fp32) and detached statistics for logging."""
-    if torch.isnan(pred_cxcywh).any():
-        raise RuntimeError("the network predicted NaN boxes: training diverged (lower the lr or disable AMP)")
+    if not bool(torch.isfinite(pred_cxcywh).all()):
+        raise TrainingDiverged("the network predicted NaN or infinite boxes: training diverged "
+                               "(lower --lr, or pass --no-amp; --resume from the last checkpoint keeps the epochs done)")
     pred = cxcywh_to_xyxy(pred_cxcywh.float())
     gt = xywh_to_xyxy(gt_xywh.float()).clamp(0.0, 1.0)
     giou, iou = generalized_iou(pred, gt)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ..models import build_model, is_deploy_form, load_checkpoint, read_state_dict, save_checkpoint
+from ..models import CheckpointError, build_model, is_deploy_form, load_checkpoint, read_state_dict, save_checkpoint
 from .data import DataSpec, build_dataset, parse_data_spec
 from .losses import tracking_loss
 from .pairs import Augmentation, PairDataset, RankSampler, normalize_crops
@@ -185,7 +185,7 @@ class RunLog:
 
     fields = ("epoch", "step", "samples", *STAT_NAMES, "lr", "lr_backbone", "seconds", "samples_per_s", "kind")
 
-    def __init__(self, out: Path, enabled: bool):
+    def __init__(self, out: Path, enabled: bool, resumed_at: int | None = None):
         self.enabled = enabled
         self.path = out / "log.csv"
         self.tb = None
@@ -193,6 +193,8 @@ class RunLog:
             return
         out.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
+        if resumed_at is not None and not new:
+            _drop_rows_from(self.path, resumed_at)
         self._file = open(self.path, "a", newline="")
         self._csv = csv.DictWriter(self._file, fieldnames=self.fields)
         if new:
@@ -218,6 +220,23 @@ class RunLog:
             self._file.close()
             if self.tb is not None:
                 self.tb.close()
+
+
+def _drop_rows_from(path: Path, epoch: int) -> None:
+    """Drop the rows of ``epoch`` and later: a run resumed from the checkpoint of ``epoch - 1``
+    writes them again (a run killed after that checkpoint had written some). Atomic rewrite."""
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or "epoch" not in rows[0]:
+        return
+    column = rows[0].index("epoch")
+    kept = [rows[0]] + [r for r in rows[1:] if len(r) > column and r[column].isdigit() and int(r[column]) < epoch]
+    if len(kept) == len(rows):
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        csv.writer(fh).writerows(kept)
+    os.replace(tmp, path)
 
 
 class Meter:
@@ -265,7 +284,7 @@ class Trainer:
         self.start_epoch = self._resume() if config.resume else 1
         self.net = self._wrap(self.model)
         self.loader = self._build_loader()
-        self.log = RunLog(config.out, self.dist.main)
+        self.log = RunLog(config.out, self.dist.main, self.start_epoch if config.resume else None)
         self.info: dict = {}
 
     # -- set-up ------------------------------------------------------------------------------
@@ -286,6 +305,15 @@ class Trainer:
         path = Path(self.config.resume)
         load_checkpoint(self.model, path)  # strict; names the file and the problem
         state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            return self._restore(state)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise CheckpointError(path, f"its optimiser state or epoch cannot be restored ({type(exc).__name__}: "
+                                        f"{str(exc).splitlines()[0] if str(exc) else exc!r}); --weights starts from its "
+                                        "weights with a fresh optimiser instead") from exc
+
+    def _restore(self, state: dict) -> int:
+        """The optimiser moments, the grad scaler and the epoch of a checkpoint written by train."""
         if "optimizer" in state:
             base_lrs = [group["base_lr"] for group in self.optimizer.param_groups]
             self.optimizer.load_state_dict(state["optimizer"])
@@ -293,7 +321,10 @@ class Trainer:
                 group["base_lr"] = base_lr
         if self.scaler is not None and "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
-        return int(state.get("epoch", 0)) + 1
+        epoch = state.get("epoch", 0)
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+            raise ValueError(f"epoch {epoch!r} is not a number of epochs")
+        return epoch + 1
 
     def _wrap(self, model):
         if self.dist.world_size == 1:

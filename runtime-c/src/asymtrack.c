@@ -148,18 +148,31 @@ static int compile_graph(asymtrack_bundle* b, const char* folder, int graph, int
     return s;
 }
 
-/* The compiled graph's input or output `name` exists with the manifest's shape. */
+static ov_element_type_e element_type(at_dtype d) {
+    switch (d) {
+        case AT_U8: return U8;
+        case AT_I8: return I8;
+        case AT_I32: return I32;
+        case AT_I64: return I64;
+        case AT_F16: return F16;
+        default: return F32;
+    }
+}
+
+/* The compiled graph's input or output `name` exists with the manifest's shape and dtype. */
 static int check_port(asymtrack_bundle* b, int graph, const at_tensor* t, int is_input) {
     ov_output_const_port_t* port = NULL;
     ov_shape_t shape = {0, NULL};
+    ov_element_type_e type = DYNAMIC;
     ov_status_e st = is_input ? ov_compiled_model_input_by_name(b->compiled[graph], t->name, &port)
                               : ov_compiled_model_output_by_name(b->compiled[graph], t->name, &port);
     int same = st == OK && ov_const_port_get_shape(port, &shape) == OK && shape.rank == t->rank;
     for (int i = 0; same && i < t->rank; i++) same = shape.dims[i] == t->shape[i];
+    same = same && ov_port_get_element_type(port, &type) == OK && type == element_type(t->dtype);
     if (shape.dims) ov_shape_free(&shape);
     if (port) ov_output_const_port_free(port);
     if (same) return ASYMTRACK_OK;
-    return at_fail(&b->error, ASYMTRACK_ERROR_BAD_BUNDLE, "the %s graph has no %s '%s' of the manifest's shape",
+    return at_fail(&b->error, ASYMTRACK_ERROR_BAD_BUNDLE, "the %s graph has no %s '%s' of the manifest's shape and dtype",
                    graph == AT_TEMPLATE ? "template" : "search", is_input ? "input" : "output", t->name);
 }
 
@@ -258,17 +271,6 @@ asymtrack_status asymtrack_bundle_get_info(asymtrack_bundle* b, asymtrack_bundle
 
 /* ---- tracker: creation ------------------------------------------------------------------------- */
 
-static ov_element_type_e element_type(at_dtype d) {
-    switch (d) {
-        case AT_U8: return U8;
-        case AT_I8: return I8;
-        case AT_I32: return I32;
-        case AT_I64: return I64;
-        case AT_F16: return F16;
-        default: return F32;
-    }
-}
-
 /* A tensor of the manifest's shape in memory the tracker owns, bound to `name` of each request. */
 static int bind_tensor(asymtrack_tracker* t, const at_tensor* spec, ov_infer_request_t* a, ov_infer_request_t* b2,
                        ov_tensor_t** out, void** data) {
@@ -354,7 +356,7 @@ static asymtrack_status done(asymtrack_tracker* t, int status) {
 
 static int check_frame_and_box(asymtrack_tracker* t, const at_frame* frame, const asymtrack_box* box) {
     int s = at_check_frame(frame, &t->error);
-    return s ? s : at_check_box(box, &t->error);
+    return s ? s : at_check_box_in_frame(box, frame->width, frame->height, &t->error);
 }
 
 asymtrack_status asymtrack_tracker_init(asymtrack_tracker* t, const uint8_t* pixels, int32_t width, int32_t height,

@@ -142,6 +142,10 @@ typedef struct at_window {
 
 int at_check_frame(const at_frame* frame, at_error* err);
 int at_check_box(const asymtrack_box* box, at_error* err);
+/* at_check_box, and the box overlaps the width x height frame and is at most AT_MAX_BOX_TO_FRAME
+ * times its width and height (a box to start tracking from; Python's boxes.check_box_in_frame). */
+#define AT_MAX_BOX_TO_FRAME 2.0
+int at_check_box_in_frame(const asymtrack_box* box, int32_t width, int32_t height, at_error* err);
 /* side = max(1, ceil(sqrt(w*h) * factor)); x1 = round_half_even(x + w/2 - side/2), y1 likewise. */
 int at_crop_window(const asymtrack_box* box, double factor, at_window* out, at_error* err);
 /* The square crop around `box`, zero-padded (right/bottom edge one pixel short), resized to
@@ -154,6 +158,7 @@ int at_resize_u8(const uint8_t* src, int src_width, int src_height, int64_t src_
                  uint8_t* dst, int dst_width, int dst_height, at_error* err);
 /* A normalised (cx, cy, w, h) in the search crop -> (x, y, w, h) in the frame. */
 asymtrack_box at_map_back(const float pred[4], const asymtrack_box* previous, int search_size, double resize_factor);
+/* The clip rule; in a frame narrower or lower than `margin` the margin is the frame's side. */
 asymtrack_box at_clip_box(const asymtrack_box* box, int height, int width, double margin);
 double at_round_half_even(double value);
 

@@ -87,6 +87,20 @@ int at_check_box(const asymtrack_box* box, at_error* err) {
     return ASYMTRACK_OK;
 }
 
+int at_check_box_in_frame(const asymtrack_box* box, int32_t width, int32_t height, at_error* err) {
+    int s = at_check_box(box, err);
+    if (s) return s;
+    if (box->width > AT_MAX_BOX_TO_FRAME * width || box->height > AT_MAX_BOX_TO_FRAME * height)
+        return at_fail(err, ASYMTRACK_ERROR_INVALID_ARGUMENT,
+                       "box (%g x %g) is too large for the %d x %d frame: at most %g times its width and height",
+                       box->width, box->height, (int)width, (int)height, AT_MAX_BOX_TO_FRAME);
+    if (box->x >= width || box->y >= height || box->x + box->width <= 0 || box->y + box->height <= 0)
+        return at_fail(err, ASYMTRACK_ERROR_INVALID_ARGUMENT,
+                       "box (%g, %g, %g, %g) is outside the %d x %d frame: it must overlap the frame",
+                       box->x, box->y, box->width, box->height, (int)width, (int)height);
+    return ASYMTRACK_OK;
+}
+
 int at_crop_window(const asymtrack_box* box, double factor, at_window* out, at_error* err) {
     double side = ceil(sqrt(box->width * box->height) * factor);
     double x1, y1;
@@ -365,6 +379,7 @@ static double py_max(double a, double b) { return b > a ? b : a; }
 static double py_min(double a, double b) { return b < a ? b : a; }
 
 asymtrack_box at_clip_box(const asymtrack_box* box, int height, int width, double margin) {
+    margin = py_min(py_min(margin, (double)width), (double)height);
     double x1 = py_min(py_max(0.0, box->x), width - margin);
     double x2 = py_min(py_max(margin, box->x + box->width), (double)width);
     double y1 = py_min(py_max(0.0, box->y), height - margin);

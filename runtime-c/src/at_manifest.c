@@ -4,6 +4,9 @@
  * graphs, a batch other than 1, inputs or outputs that differ from what the tracker feeds and
  * reads. Every message starts with "manifest.json: " and names the field.
  */
+#if !defined(_WIN32) && !defined(_XOPEN_SOURCE)
+#define _XOPEN_SOURCE 700 /* realpath */
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,6 +427,25 @@ static int read_text(const char* path, char** text, size_t* length, at_error* er
     return ASYMTRACK_OK;
 }
 
+/* A file of the bundle lies in its folder, not behind a link to a file elsewhere (as in Python). */
+static int check_inside(const char* folder, const char* path, at_error* err) {
+#ifdef _WIN32
+    (void)folder, (void)path, (void)err;
+    return ASYMTRACK_OK;
+#else
+    char* dir = realpath(folder, NULL);
+    char* file = realpath(path, NULL);
+    size_t n = dir ? strlen(dir) : 0;
+    int inside = dir && file && strncmp(file, dir, n) == 0 && file[n] == '/' && strchr(file + n + 1, '/') == NULL;
+    int s = inside ? ASYMTRACK_OK
+                   : at_fail(err, BAD, "%s: a link to %s, outside the bundle; a bundle's files must be in its folder "
+                                       "(copy the file in instead of linking it)", path, file ? file : "?");
+    free(dir);
+    free(file);
+    return s;
+#endif
+}
+
 static int check_file(const char* folder, const at_file* f, at_error* err) {
     char hex[65];
     uint64_t size = 0;
@@ -432,6 +454,7 @@ static int check_file(const char* folder, const at_file* f, at_error* err) {
     FILE* probe = fopen(path, "rb");
     int s = probe ? ASYMTRACK_OK : at_fail(err, BAD, "%s: listed in manifest.json but missing from the bundle", path);
     if (probe) fclose(probe);
+    if (!s) s = check_inside(folder, path, err);
     if (!s) s = at_sha256_file(path, hex, &size, err);
     if (!s && (size != f->bytes || strcmp(hex, f->sha256) != 0))
         s = at_fail(err, BAD, "%s: sha256 mismatch with manifest.json (file changed or damaged after export; "

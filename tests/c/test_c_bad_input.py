@@ -45,7 +45,10 @@ def raw_init(t: CTracker, pixels=None, width=160, height=120, stride=480, fmt=1,
         ({"box": (1, 2, 0, 3)}, "> 0"),
         ({"box": (1, 2, 3, -1)}, "> 0"),
         ({"box": (0, 0, 1e300, 1e300)}, "too large"),
-        ({"box": (1e12, 0, 10, 10)}, "outside the frame"),
+        ({"box": (1e12, 0, 10, 10)}, "outside the 160 x 120 frame"),
+        ({"box": (160, 0, 10, 10)}, "outside the 160 x 120 frame: it must overlap the frame"),
+        ({"box": (-10, 0, 10, 10)}, "outside the 160 x 120 frame"),
+        ({"box": (0, 0, 321, 20)}, "too large for the 160 x 120 frame: at most 2 times"),
     ],
 )
 def test_bad_init_arguments(tracker, changes, message):
@@ -177,3 +180,57 @@ def test_binding_checks_frames_before_calling_c(tracker):
         tracker.init(FRAME[:, ::2], (1, 1, 5, 5))
     with pytest.raises(ValueError, match="four numbers"):
         tracker.init(FRAME, (1, 2, 3))
+
+
+def test_a_graph_file_linked_from_outside_is_refused_as_in_python(c_build, demo_bundle, tmp_path):
+    import os
+
+    from asymtrack_deploy.bundle import load_bundle
+
+    copy = Path(shutil.copytree(demo_bundle, tmp_path / "bundle"))
+    outside = tmp_path / "elsewhere.bin"
+    shutil.move(copy / "search.bin", outside)
+    os.symlink(outside, copy / "search.bin")
+    error = open_error(c_build, copy)
+    assert error.status == "ASYMTRACK_ERROR_BAD_BUNDLE" and "search.bin: a link to" in str(error)
+    assert "outside the bundle" in str(error)
+    with pytest.raises(ValueError, match=r"search\.bin: a link to .*outside the bundle"):
+        load_bundle(copy)
+
+
+@pytest.mark.parametrize(
+    "change, c_message, python_message",
+    [
+        (lambda m: m["model"].__setitem__("search_factor", -4), "model.search_factor must be a number in",
+         "model.search_factor must be in"),
+        (lambda m: m["model"].__setitem__("template_size", 0), "model.template_size must be an integer in",
+         "model.template_size must be in"),
+        (lambda m: m["preprocess"].__setitem__("color_order", "bgr"), "preprocess.color_order 'bgr'",
+         "preprocess.color_order 'bgr' is not supported"),
+        (lambda m: m["state"].pop(), "state tensors", "must be the state tensors"),
+    ],
+)
+def test_the_c_library_and_python_refuse_the_same_manifests(c_build, demo_bundle, tmp_path, change, c_message,
+                                                              python_message):
+    from asymtrack_deploy.bundle import load_bundle
+
+    copy = edited_copy(demo_bundle, tmp_path, change)
+    assert c_message in str(open_error(c_build, copy))
+    with pytest.raises(ValueError, match=python_message):
+        load_bundle(copy)
+
+
+def test_graph_dtypes_are_checked_as_in_python(c_build, demo_bundle, tmp_path):
+    """A state tensor whose dtype the manifest misstates (everywhere it is listed): both refuse."""
+    from asymtrack_deploy.runtimes import load_backend
+
+    def change(m):
+        name = m["state"][0]["name"]
+        for t in [m["state"][0], *m["graphs"]["template"]["outputs"], *m["graphs"]["search"]["inputs"]]:
+            if t["name"] == name:
+                t["dtype"] = "float16"
+
+    copy = edited_copy(demo_bundle, tmp_path, change)
+    assert "of the manifest's shape and dtype" in str(open_error(c_build, copy))
+    with pytest.raises(ValueError, match="differ from its manifest.json"):
+        load_backend("openvino", bundle=copy)

@@ -145,6 +145,21 @@ def test_both_trackers_follow_the_manifest_clip_margin(c_build, reference_bundle
     assert np.abs(np.subtract(box, expected)).max() < 1e-6
 
 
+@pytest.mark.parametrize("size", [1, 2])
+def test_tiny_frames_give_the_same_boxes_inside_them(c_build, demo_bundle, size):
+    """A frame smaller than the clip margin: both trackers keep the box inside it, alike."""
+    frame = np.full((size, size, 3), 128, np.uint8)
+    python = python_tracker(demo_bundle)
+    python.init(frame, (0, 0, 2 * size, 2 * size))
+    expected = [python.update(frame).box for _ in range(3)]
+    with CTracker(demo_bundle, c_build.library, threads=1) as tracker:
+        tracker.init(frame, (0, 0, 2 * size, 2 * size))
+        got = [tracker.update(frame)[0] for _ in range(3)]
+    assert np.abs(np.subtract(got, expected)).max() < 1e-6
+    for x, y, w, h in got:
+        assert 0 <= x and 0 <= y and x + w <= size and y + h <= size
+
+
 def test_trackers_on_one_bundle_keep_their_own_template(c_build, demo_bundle):
     """Two targets on one bundle, updated alternately, give what each gives alone."""
     frames = builtin_sequence().frames()[:8]

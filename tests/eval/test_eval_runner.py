@@ -94,7 +94,8 @@ def test_a_failing_sequence_is_named(tmp_path):
     folder_dataset(tmp_path / "data", count=2, frames=4)
     (tmp_path / "data" / "seq01" / "img" / "00000003.jpg").write_bytes(b"not a jpeg")
     ds = load_dataset("folder", tmp_path / "data")
-    with pytest.raises(RuntimeError, match=r"sequence seq01: .*00000003\.jpg: not a readable image"):
+    # a bad frame is bad input (a ValueError, exit 2), with one worker or several
+    with pytest.raises(ValueError, match=r"sequence seq01: .*00000003\.jpg: not a readable image"):
         run_dataset(ds, BlobSpec(), tmp_path / "out")
     # the finished sequence was kept: a fixed rerun only tracks the failed one
     assert (tmp_path / "out" / "folder" / "blob" / "raw" / "seq00.txt").is_file()
@@ -103,7 +104,7 @@ def test_a_failing_sequence_is_named(tmp_path):
 def test_a_worker_that_cannot_build_its_tracker_says_why(tmp_path):
     folder_dataset(tmp_path / "data", count=2, frames=3)
     ds = load_dataset("folder", tmp_path / "data")
-    with pytest.raises(RuntimeError, match="building the tracker failed: .*no_such_bundle"):
+    with pytest.raises(ValueError, match="building the tracker failed: .*no_such_bundle"):
         run_dataset(ds, TrackerSpec("bad", bundle=str(tmp_path / "no_such_bundle")), tmp_path / "out", workers=2)
 
 

@@ -148,3 +148,11 @@ def test_groundtruth_without_a_usable_box(sequence_folder):
 def test_bad_box(box):
     with pytest.raises(ValueError, match="calibration box"):
         calibration_set(TINY, init_box=box)
+
+
+@pytest.mark.skipif(not VTEST.is_file(), reason="vtest.avi (Debian package opencv-doc) not installed")
+@pytest.mark.parametrize("box, message", [((5000, 0, 10, 10), "outside the 768 x 576 frame"),
+                                          ((0, 0, 1e5, 1e5), "too large for the 768 x 576 frame")])
+def test_a_box_the_tracker_could_not_start_from(box, message):
+    with pytest.raises(ValueError, match=f"the calibration box .*{message}"):
+        calibration_set(TINY, source=VTEST, init_box=box)

@@ -36,7 +36,8 @@ def test_empty_file(tmp_path):
 def test_random_bytes(tmp_path):
     path = tmp_path / "noise.pth"
     path.write_bytes(bytes(random.Random(0).getrandbits(8) for _ in range(4096)))
-    _assert_refused(path, "not a PyTorch checkpoint")
+    message = _assert_refused(path, "not a PyTorch checkpoint")
+    assert "weights_only" not in message and "\n" not in message  # no advice to load it unsafely
 
 
 def test_truncated_checkpoint(tmp_path):
@@ -60,8 +61,26 @@ def test_pickle_that_would_run_code_is_refused(tmp_path):
 def test_plain_pickle_is_not_a_checkpoint(tmp_path):
     path = tmp_path / "plain.pkl"
     path.write_bytes(pickle.dumps({"a": 1}))
-    message = _assert_refused(path)
-    assert "not a PyTorch checkpoint" in message or "refused" in message
+    message = _assert_refused(path, "a raw Python pickle, not a checkpoint written by torch.save")
+    assert "weights_only" not in message and "\n" not in message  # issue 15, case 9
+
+
+def test_non_finite_weights_are_refused_at_load(tmp_path):
+    """Issue 15, case 4: NaN weights tracked with exit 0, every box 0,0,10,10 and score NaN."""
+    model = build_model("tiny")
+    with torch.no_grad():
+        next(model.parameters())[0] = float("nan")
+    path = save_checkpoint(model, tmp_path / "nan.pth")
+    name = next(iter(dict(model.named_parameters())))
+    _assert_refused(path, "1 tensors hold NaN or infinite values", name, "diverged training run")
+
+
+def test_recorded_variant_is_checked(tmp_path):
+    """Issue 15, case 4: small and base share every key and shape; train records the variant."""
+    path = save_checkpoint(build_model("small"), tmp_path / "small.pth")
+    _assert_refused(path, "trained as AsymTrack-small (its recorded variant), not base", "--variant small",
+                    variant="base")
+    load_checkpoint(build_model("small"), path)  # and loads as what it is
 
 
 def test_tiny_checkpoint_loaded_as_small(tmp_path):

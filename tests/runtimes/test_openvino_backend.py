@@ -49,11 +49,12 @@ def test_state_is_bound_once_without_a_copy(backend, pairs):
     state = backend.template(pairs["template"][0:1])
     backend.search(pairs["search"][0:1], state)
     assert isinstance(state, OpenVinoTemplateState)
+    context = backend._contexts.get(backend._new_context)
     for name, tensor in state.tensors.items():
-        assert np.shares_memory(backend._search_request.get_tensor(name).data, tensor.data)
-    bound = backend._bound_state
+        assert np.shares_memory(context.search_request.get_tensor(name).data, tensor.data)
+    bound = context.bound_state
     backend.search(pairs["search"][1:2], state)
-    assert backend._bound_state is bound is state
+    assert context.bound_state is bound is state
 
 
 def test_outputs_are_not_overwritten_by_the_next_frame(backend, pairs):
