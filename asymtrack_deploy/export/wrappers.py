@@ -8,20 +8,33 @@ deployed graph needs at its boundary:
 * the template state crosses the boundary as named tensors (template-graph outputs that are
   search-graph inputs), never as constants frozen in at trace time;
 * attention runs in its explicit MatMul/Softmax form (``explicit_attention``), which every
-  converter parses, instead of the fused kernel eager PyTorch uses.
+  converter parses, instead of the fused kernel eager PyTorch uses;
+* the ETM's point-wise mix runs on values scaled by ``ETM_MIX_SCALE`` (``scaled_etm_mix``),
+  exact in fp32 (a power of two; the LayerNorm after it gets epsilon * scale**2), so that the
+  same graph converted to fp16 (ONNX Runtime, OpenVINO, TensorRT) stays inside fp16's range.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from ..models import AsymTrack, explicit_attention
+from ..models import AsymTrack, explicit_attention, scaled_etm_mix
 
-__all__ = ["TemplateGraph", "SearchGraph", "TEMPLATE_INPUT", "SEARCH_INPUT", "SEARCH_OUTPUTS"]
+__all__ = ["TemplateGraph", "SearchGraph", "TEMPLATE_INPUT", "SEARCH_INPUT", "SEARCH_OUTPUTS", "ETM_MIX_SCALE"]
 
 TEMPLATE_INPUT = "template"
 SEARCH_INPUT = "search"
 SEARCH_OUTPUTS = ("box", "score")
+
+# The ETM's point-wise mix (``point @ relu(3-tap sum over channels)``, then a LayerNorm) reaches
+# 5.8e5 in fp32 on real crops with the demo weights (stage 2; its 3-tap sum 3.7e4 at stage 1),
+# far past fp16's 65504, and 2.4e4 with the random reference checkpoint. Scaled by 2**-14 on real
+# crops (vtest.avi, box.mp4): mix peaks 35 (demo) and 1.5 (random), the LayerNorm's per-row sum
+# of squared deviations 1.0e4 and 140, both inside fp16 even for a LayerNorm that accumulates in
+# fp16 (onnx.reference in float16; 2**-10 overflows there with the demo weights, 2**-18 loses
+# the random checkpoint's small rows to fp16's subnormals). Runtimes that accumulate in fp32
+# keep ~1000x of headroom either way.
+ETM_MIX_SCALE = 2.0**-14
 
 
 class TemplateGraph(nn.Module):
@@ -83,5 +96,5 @@ class SearchGraph(nn.Module):
         return (crop, *state)
 
     def forward(self, search: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with explicit_attention(self.model):
+        with explicit_attention(self.model), scaled_etm_mix(self.model, scale=ETM_MIX_SCALE):
             return self.model.search(self.model.normalize(search), dict(zip(self.state_names, state)))
