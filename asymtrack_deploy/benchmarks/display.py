@@ -22,6 +22,14 @@ def _parity(row: dict) -> str:
     return "—" if passed is None else ("pass" if passed else "FAIL")
 
 
+def _precision(row: dict) -> str:
+    """The bundle's precision, and what the runtime executes where that is something else:
+    "int8 (runs int8+bf16)", "fp16 (runs f32)"."""
+    executes, precision = row.get("executes"), row["precision"]
+    plain = {"fp32": "f32", "fp16": "f16"}.get(precision, precision)
+    return f"{precision} (runs {executes})" if executes and executes != plain else precision
+
+
 def row_cells(row: dict) -> list[str]:
     """One table row as strings (also used by the rich table of the CLI)."""
     if "error" in row:
@@ -30,7 +38,7 @@ def row_cells(row: dict) -> list[str]:
     fps_speed = row.get("speedup_fps")
     return [
         row["label"] + (" (baseline)" if row.get("baseline") else ""),
-        row["precision"],
+        _precision(row),
         _f(row["template"]["p50"]),
         _f(row["search"]["mean"]),
         _f(row["search"]["p50"]),

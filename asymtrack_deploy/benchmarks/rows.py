@@ -112,6 +112,7 @@ def measure_row(spec: RowSpec, frames_dir: str, init_box, count: int, warmup: in
     row = {
         "label": spec.label, "backend": spec.backend, "precision": spec.precision, "baseline": spec.baseline,
         "bundle": spec.bundle, "streams": info.batch, "variant": info.variant,
+        "executes": info.extra.get("executes"),  # the arithmetic the runtime really runs (openvino, onnxruntime)
         "template": LatencyStats.from_ns(template_ns).to_dict(),
         "search": LatencyStats.from_ns(search_ns).to_dict(),
         "e2e": LatencyStats.from_ns(e2e_ns).to_dict(),

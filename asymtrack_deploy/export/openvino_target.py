@@ -10,6 +10,9 @@ fp32 ONNX graph, then per precision:
   where the device computes in fp16 (GPUs, CPUs with AVX512-FP16 or ARM fp16); on other CPUs
   the backend runs it in f32, never in the bf16 that OpenVINO would substitute (bf16's 8-bit
   mantissa misses the fp16 tolerance: 1.8e-2 box error on AsymTrack-tiny).
+* bf16: the fp32 IR, inference precision pinned to bf16 (OpenVINO's CPU plugin on CPUs with
+  AMX or AVX512-BF16: fp32 range, 8-bit mantissa, its own parity tolerance). Refused on a CPU
+  without bf16 arithmetic, at export and at load, where OpenVINO would quietly run f32.
 * int8: post-training quantization with NNCF on the OpenVINO model, both graphs, over
   calibration crops (``calibration.py``); the search graph's state inputs are calibrated with the
   state of each pair's own template crop. ``model_type=TRANSFORMER`` keeps the attention and
@@ -40,7 +43,7 @@ __all__ = ["OpenVinoConverter", "IR_FILES", "INFERENCE_PRECISION", "isolate_eins
 
 IR_FILES = {"template": ("template.xml", "template.bin"), "search": ("search.xml", "search.bin")}
 # precision -> the CPU inference precision pinned in the manifest (None: the device's default)
-INFERENCE_PRECISION = {p: InferenceSpec.for_precision(p).openvino_precision_hint for p in ("fp32", "fp16", "int8")}
+INFERENCE_PRECISION = {p: InferenceSpec.for_precision(p).openvino_precision_hint for p in ("fp32", "fp16", "bf16", "int8")}
 
 
 class OpenVinoConverter(Converter):
@@ -52,9 +55,13 @@ class OpenVinoConverter(Converter):
         self.device = device
 
     def prepare(self, precision: str) -> None:
-        require("openvino", "openvino")
+        ov = require("openvino", "openvino")
         if precision == "int8":
             require("nncf", "openvino")
+        if precision == "bf16":
+            from ..runtimes.openvino_backend import check_bf16
+
+            check_bf16(ov.Core(), self.device.upper(), "bf16")
 
     def convert(self, job: ConversionJob) -> Conversion:
         import openvino as ov

@@ -27,13 +27,14 @@ SEARCH_INPUT = "search"
 SEARCH_OUTPUTS = ("box", "score")
 
 # The ETM's point-wise mix (``point @ relu(3-tap sum over channels)``, then a LayerNorm) reaches
-# 5.8e5 in fp32 on real crops with the demo weights (stage 2; its 3-tap sum 3.7e4 at stage 1),
-# far past fp16's 65504, and 2.4e4 with the random reference checkpoint. Scaled by 2**-14 on real
-# crops (vtest.avi, box.mp4): mix peaks 35 (demo) and 1.5 (random), the LayerNorm's per-row sum
-# of squared deviations 1.0e4 and 140, both inside fp16 even for a LayerNorm that accumulates in
-# fp16 (onnx.reference in float16; 2**-10 overflows there with the demo weights, 2**-18 loses
-# the random checkpoint's small rows to fp16's subnormals). Runtimes that accumulate in fp32
-# keep ~1000x of headroom either way.
+# 5.8e5 in fp32 on real crops (vtest.avi, box.mp4) with the demo weights (stage 2; its 3-tap sum
+# 3.7e4 at stage 1), far past fp16's 65504, and 2.4e4 with the random reference checkpoint.
+# Scaled by 2**-14 it peaks at 35 (demo) and 1.5 (random; 0.1 at stage 2), and the LayerNorm's
+# per-row sum of squared deviations at 1.0e4 (demo) and 0.09 to 8.7 (random): inside fp16 even
+# for a LayerNorm that accumulates in fp16 (onnx.reference in float16: max box error 1.2e-3 on
+# real crops; 2**-10 overflows there with the demo weights, 2**-18 loses the random
+# checkpoint's stage-2 rows to fp16's subnormals). Runtimes that accumulate in fp32 keep
+# ~1800x of headroom above (65504 / 35).
 ETM_MIX_SCALE = 2.0**-14
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..bundle import Bundle, load_bundle
 from .base import Backend, BackendInfo, require
 
-__all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE", "executed_precisions", "executed_label"]
+__all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE", "executed_precisions", "executed_label", "check_bf16"]
 
 XML_ROLE = "openvino_xml"
 _VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO")
@@ -72,6 +72,11 @@ class OpenVinoBackend(Backend):
     threads (None: OpenVINO's choice). ``inference_precision``: "f32", "bf16" or "f16" instead
     of the bundle's recorded choice (e.g. "f32" for the float parts of an int8 bundle: more
     accurate, ~15 % slower on a bf16 CPU). ``verify``: check the files' sha256 on load.
+
+    ``info.extra`` reports what runs: ``inference_precision`` (the compiled graph's
+    INFERENCE_PRECISION_HINT) and ``executed_precisions`` (arithmetic layers per precision in the
+    executed graph). bf16 on a CPU without bf16 arithmetic is refused (a ValueError), not run
+    in f32 under a bf16 label.
     """
 
     name = "openvino"
@@ -118,7 +123,7 @@ class OpenVinoBackend(Backend):
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         wanted = {"PERFORMANCE_HINT": "LATENCY"}
         hint = precision or self._precision_hint(core, self.bundle.manifest.inference.openvino_precision_hint)
-        _check_bf16(core, self.device, hint)
+        check_bf16(core, self.device, hint)
         if hint:
             wanted["INFERENCE_PRECISION_HINT"] = hint
         if threads is not None:
@@ -160,13 +165,15 @@ class OpenVinoBackend(Backend):
     def _make_info(self) -> BackendInfo:
         m = self.bundle.manifest
         search = self._compiled["search"]
+        executed = executed_precisions(search)
         return BackendInfo.from_manifest(m, **{
                 "bundle": str(self.bundle.root),
                 "openvino": self.ov_version,
                 "device": self.device,
                 "config": {k: str(v) for k, v in self._config.items()},
                 "inference_precision": _property(search, "INFERENCE_PRECISION_HINT"),
-                "executed_precisions": executed_precisions(search),
+                "executed_precisions": executed,
+                "executes": executed_label(executed),
                 "threads": _property(search, "INFERENCE_NUM_THREADS"),
                 "ignored_properties": self.ignored_properties,
             })
@@ -175,7 +182,7 @@ class OpenVinoBackend(Backend):
     def describe(self) -> str:
         extra = self.info.extra
         return (f"openvino {extra['openvino']} {extra['device']} (inference precision {extra['inference_precision']}, "
-                f"executes {executed_label(extra['executed_precisions'])})")
+                f"executes {extra['executes']})")
 
     def _template_impl(self, crops: np.ndarray) -> OpenVinoTemplateState:
         ov = _ov()
@@ -253,7 +260,7 @@ def executed_label(counts: dict[str, int]) -> str:
     return "+".join(p for p in order if counts.get(p, 0) >= 0.1 * total) or "unknown"
 
 
-def _check_bf16(core, device: str, hint: str | None) -> None:
+def check_bf16(core, device: str, hint: str | None) -> None:
     """A bf16 hint on a CPU without bf16 arithmetic would silently run f32: refuse it instead."""
     if hint != "bf16" or device.split(":")[0].split(".")[0] != "CPU":
         return
