@@ -120,19 +120,20 @@ class InferenceSpec:
     openvino_precision_hint: str | None
 
     def __post_init__(self) -> None:
-        if self.arithmetic not in ("fp32", "fp16", "int8"):
-            raise ValueError(f"inference.arithmetic must be fp32, fp16 or int8, got {self.arithmetic!r}")
+        if self.arithmetic not in ("fp32", "fp16", "bf16", "int8"):
+            raise ValueError(f"inference.arithmetic must be fp32, fp16, bf16 or int8, got {self.arithmetic!r}")
         if self.openvino_precision_hint not in (None, "f32", "f16", "bf16"):
             raise ValueError(f"inference.openvino_precision_hint must be f32, f16, bf16 or null, "
                              f"got {self.openvino_precision_hint!r}")
 
     @classmethod
     def for_precision(cls, precision: str) -> "InferenceSpec":
-        """The standard rule per bundle precision (fp32 pinned to f32; int8's float parts left
-        to the device, which measured faster at about the same error)."""
-        hints = {"fp32": "f32", "fp16": "f16", "int8": None}
+        """The standard rule per bundle precision: fp32 pinned to f32, bf16 to bf16, and int8's
+        float parts to f32 (bf16 ones cost the channels-first int8 graph its worst frames, for
+        no speed over f32 ones in the channels-last graph: ``export/openvino_target.py``)."""
+        hints = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "f32"}
         if precision not in hints:
-            raise ValueError(f"no inference rule for precision {precision!r} (fp32, fp16, int8)")
+            raise ValueError(f"no inference rule for precision {precision!r} (fp32, fp16, bf16, int8)")
         return cls(precision, hints[precision])
 
     def to_dict(self) -> dict:

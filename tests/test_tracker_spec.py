@@ -37,7 +37,7 @@ def test_sections_as_written(bundle_dir):  # noqa: F811
     assert data["inference"] == {"arithmetic": "fp32", "openvino_precision_hint": "f32"}
 
 
-@pytest.mark.parametrize("precision, hint", [("fp32", "f32"), ("fp16", "f16"), ("int8", None)])
+@pytest.mark.parametrize("precision, hint", [("fp32", "f32"), ("fp16", "f16"), ("bf16", "bf16"), ("int8", "f32")])
 def test_derived_precision_gets_its_own_inference_rule(precision, hint):
     derived = replace(_manifest(), precision=precision)
     assert derived.to_dict()["inference"] == {"arithmetic": precision, "openvino_precision_hint": hint}

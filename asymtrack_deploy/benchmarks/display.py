@@ -28,6 +28,14 @@ def _parity(row: dict) -> str:
     return "—" if passed is None else ("pass" if passed else "FAIL")
 
 
+def _precision(row: dict) -> str:
+    """The bundle's precision, and what the runtime executes where that is something else:
+    "int8 (runs int8+bf16)", "fp16 (runs f32)"."""
+    executes, precision = row.get("executes"), row["precision"]
+    plain = {"fp32": "f32", "fp16": "f16"}.get(precision, precision)
+    return f"{precision} (runs {executes})" if executes and executes != plain else precision
+
+
 def _speedup(name: str) -> Callable[[dict], str]:
     """Median of the per-round ratios, and their range when there are several rounds."""
 
@@ -48,7 +56,7 @@ def _label(row: dict) -> str:
 
 COLUMNS: tuple[tuple[str, Callable[[dict], str]], ...] = (
     ("row", _label),
-    ("precision", lambda row: row["precision"]),
+    ("precision", _precision),
     ("template p50 ms", _stat("template", "p50")),
     ("search p50 ms", _stat("search", "p50")),
     ("search p90 ms", _stat("search", "p90")),

@@ -29,8 +29,8 @@ class BenchPlan:
 def _torch_rows(precisions, device, weights, threads, streams) -> tuple[list[RowSpec], list[str]]:
     rows, skipped = [], []
     for precision in precisions:
-        if precision == "int8":
-            skipped.append("torch int8: not offered (use an exported int8 bundle)")
+        if precision in ("int8", "bf16"):
+            skipped.append(f"torch {precision}: not offered (use an exported {precision} bundle)")
         elif precision == "fp16" and device != "cuda":
             skipped.append("torch fp16: CUDA only")
         else:

@@ -123,7 +123,8 @@ class RowSession:
         """What belongs to the process: its peak memory and what the backend runs."""
         info = self.backend.info
         facts = {"streams": info.batch, "variant": info.variant, "peak_rss_mb": _peak_memory_mb(),
-                 "gpu_peak_mb": _gpu_peak_mb(), "runtime": self.backend.describe()}
+                 "gpu_peak_mb": _gpu_peak_mb(), "runtime": self.backend.describe(),
+                 "executes": info.extra.get("executes")}  # the arithmetic the runtime runs (openvino, onnxruntime)
         self.backend.close()
         return facts
 

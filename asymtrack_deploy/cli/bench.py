@@ -15,7 +15,7 @@ from .options import Variant
 def command(
     variant: Annotated[Variant, typer.Option(help="Model variant.")] = Variant.tiny,
     backends: Annotated[Optional[str], typer.Option(help="Comma-separated backends (default: all installed).")] = None,
-    precisions: Annotated[str, typer.Option(help="Comma-separated precisions to try.")] = "fp32,fp16,int8",
+    precisions: Annotated[str, typer.Option(help="Comma-separated precisions to try.")] = ",".join(PRECISIONS),
     device: Annotated[str, typer.Option(help="cpu or cuda (torch rows and the baseline).")] = "cpu",
     threads: Annotated[Optional[int], typer.Option(min=1, help="Threads per backend (default: the library's).")] = None,
     frames: Annotated[int, typer.Option(min=2, help="Timed frames per row.")] = 200,

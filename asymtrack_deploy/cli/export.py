@@ -28,7 +28,7 @@ def command(
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed for --random-weights.")] = 0,
     precision: Annotated[
-        Precision, typer.Option(help="fp32, fp16 or int8 (openvino, onnxruntime, tensorrt).")
+        Precision, typer.Option(help="fp32, fp16, int8 (openvino, onnxruntime, tensorrt) or bf16 (openvino, CPUs with AMX or AVX512-BF16).")
     ] = Precision("fp32"),
     calib: Annotated[
         Optional[Path],

@@ -85,6 +85,21 @@ def _describe_bundle(path: Path, as_json: bool) -> None:
     for section in ("export", "parity", "runtime", "calibration"):
         if manifest.get(section):
             _render_section(section, manifest[section])
+    _render_section("on this machine", _runtime_here(bundle))
+
+
+def _runtime_here(bundle) -> dict:
+    """What the bundle's backend runs on this machine: the precision a runtime executes can
+    differ from the bundle's (OpenVINO picks per CPU), so the backend is loaded and asked."""
+    from ..runtimes import load_bundle_backend
+
+    try:
+        with load_bundle_backend(bundle.root) as backend:
+            extra = backend.info.extra
+            keys = ("inference_precision", "executes", "executed_precisions")
+            return {"runtime": backend.describe(), **{k: extra[k] for k in keys if extra.get(k) is not None}}
+    except (ImportError, ValueError, RuntimeError) as exc:  # not installed, refused here (bf16)
+        return {"not runnable here": str(exc)}
 
 
 def _render_summary(root: Path, m: dict) -> None:

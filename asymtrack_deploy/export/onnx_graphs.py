@@ -20,7 +20,7 @@ from ..models import AsymTrack
 from ..tracker_spec import TrackerRules
 from .graph_checks import check_graph
 from .simplify import simplifier_version, simplify
-from .wrappers import SearchGraph, TemplateGraph
+from .wrappers import ETM_MIX_SCALE, SearchGraph, TemplateGraph
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -137,5 +137,6 @@ def onnx_manifest(model: AsymTrack, graphs: dict, batch: int, opset: int, source
             "simplifier": simplifier_version(simplifier),
             "nodes": {name: len(proto.graph.node) for name, proto in graphs.items()},
             "checks": ["onnx.checker (full)", "static shapes", "no Loop/If/Scan", "Conv weights are initializers"],
+            "etm_mix_scale": ETM_MIX_SCALE,  # keeps fp16 conversions in range; exact in fp32 (wrappers)
         },
     )

@@ -10,9 +10,10 @@ graph the backend runs (role ``onnx``: ``template.<precision>.onnx``, ``search.<
   inputs stay uint8 crops and fp32 state and the outputs fp32. Meant for GPU providers: the CPU
   provider lacks fp16 kernels for most ops and is slower in fp16 than in fp32;
 * int8: static QDQ quantization (``onnxruntime.quantization.quantize_static``, QDQ format,
-  per-channel int8 weights, uint8 activations, MinMax ranges) of Conv, MatMul and Gemm, over
-  calibration crops: template crops for the template graph, search crops plus the state of
-  their own template crop for the search graph.
+  per-channel int8 weights, uint8 activations, MinMax ranges) of the search graph's operations
+  that ``int8_scope`` picks by measured sensitivity and speed (the dense ones with long
+  reductions), over calibration crops: search crops plus the state of their own template
+  crop. The template graph stays fp32 (once per target; see ``int8_scope``).
 
 Offline optimisation level: ``ORT_ENABLE_EXTENDED``. It adds the fusions that matter here
 (LayerNormalization, GELU, MatMul + Add, QDQ -> QLinearConv / QGemm / MatMulIntegerToFloat)
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from ..runtimes.base import require
 from .pipeline import Conversion, ConversionJob, Converter
+from . import int8_scope
 from .qdq import quantize_qdq
 
 __all__ = ["OnnxRuntimeConverter", "OPTIMIZATION_LEVEL", "runtime_file"]
@@ -64,15 +66,22 @@ def _scratch(stage: Path, graph: str) -> Path:
 
 def _precision_step(job: ConversionJob) -> dict:
     """The precision step, written to a scratch file per graph; the record for the manifest."""
-    if job.precision == "int8":
-        quant = {g: quantize_qdq(job.onnx_path(g), _scratch(job.stage, g), getattr(job.feeds, g)) for g in _GRAPHS}
-        return {"quantizer": quant}
     for g in _GRAPHS:
         if job.precision == "fp16":
             _to_fp16(job.onnx_path(g), _scratch(job.stage, g))
-        else:
+        elif job.precision != "int8" or g == "template":
             _scratch(job.stage, g).write_bytes(job.onnx_path(g).read_bytes())
+    if job.precision == "int8":
+        return {"quantizer": {"template": int8_scope.TEMPLATE_RECORD, "search": _quantize_search(job)}}
     return {"fp16": _FP16_RECORD} if job.precision == "fp16" else {}
+
+
+def _quantize_search(job: ConversionJob) -> dict:
+    import onnx
+
+    nodes = int8_scope.onnx_int8_nodes(onnx.load(str(job.onnx_path("search"))))
+    record = quantize_qdq(job.onnx_path("search"), _scratch(job.stage, "search"), job.feeds.search, nodes=nodes)
+    return {**record, "rule": int8_scope.RULE}
 
 
 def _to_fp16(src: Path, dst: Path) -> None:

@@ -11,22 +11,38 @@ deployed graph needs at its boundary:
   converter parses, instead of the fused kernel eager PyTorch uses;
 * the search graph comes in two layouts of the same arithmetic (``SEARCH_LAYOUTS``): the model's
   own channels-last backbone, or the channels-first rewrite of ``channels_first`` that a
-  converter picks where its runtime runs it faster (OpenVINO).
+  converter picks where its runtime runs it faster (OpenVINO);
+* the ETM's point-wise mix runs on values scaled by ``ETM_MIX_SCALE`` (``scaled_etm_mix``),
+  exact in fp32 (a power of two; the LayerNorm after it gets epsilon * scale**2), so that the
+  same graph converted to fp16 (ONNX Runtime, OpenVINO, TensorRT) stays inside fp16's range.
+  Both layouts reach the mix through ``DySepConvAtten.apply``, so both are scaled.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from ..models import AsymTrack, explicit_attention
+from ..models import AsymTrack, explicit_attention, scaled_etm_mix
 from .channels_first import ChannelsFirstSearch
 
-__all__ = ["TemplateGraph", "SearchGraph", "TEMPLATE_INPUT", "SEARCH_INPUT", "SEARCH_OUTPUTS", "SEARCH_LAYOUTS"]
+__all__ = ["TemplateGraph", "SearchGraph", "TEMPLATE_INPUT", "SEARCH_INPUT", "SEARCH_OUTPUTS", "SEARCH_LAYOUTS",
+           "ETM_MIX_SCALE"]
 
 TEMPLATE_INPUT = "template"
 SEARCH_INPUT = "search"
 SEARCH_OUTPUTS = ("box", "score")
 SEARCH_LAYOUTS = ("channels_last", "channels_first")
+
+# The ETM's point-wise mix (``point @ relu(3-tap sum over channels)``, then a LayerNorm) reaches
+# 5.8e5 in fp32 on real crops (vtest.avi, box.mp4) with the demo weights (stage 2; its 3-tap sum
+# 3.7e4 at stage 1), far past fp16's 65504, and 2.4e4 with the random reference checkpoint.
+# Scaled by 2**-14 it peaks at 35 (demo) and 1.5 (random; 0.1 at stage 2), and the LayerNorm's
+# per-row sum of squared deviations at 1.0e4 (demo) and 0.09 to 8.7 (random): inside fp16 even
+# for a LayerNorm that accumulates in fp16 (onnx.reference in float16: max box error 1.2e-3 on
+# real crops; 2**-10 overflows there with the demo weights, 2**-18 loses the random
+# checkpoint's stage-2 rows to fp16's subnormals). Runtimes that accumulate in fp32 keep
+# ~1800x of headroom above (65504 / 35).
+ETM_MIX_SCALE = 2.0**-14
 
 
 class TemplateGraph(nn.Module):
@@ -92,7 +108,7 @@ class SearchGraph(nn.Module):
 
     def forward(self, search: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         state_dict = dict(zip(self.state_names, state))
-        with explicit_attention(self.model):
+        with explicit_attention(self.model), scaled_etm_mix(self.model, scale=ETM_MIX_SCALE):
             if self.layout == "channels_first":
                 return ChannelsFirstSearch(self.model)(_normalize_then_transpose(self.model, search), state_dict)
             return self.model.search(self.model.normalize(search), state_dict)

@@ -8,6 +8,7 @@ from .asymtrack import (
     count_flops,
     explicit_attention,
     parameter_count,
+    scaled_etm_mix,
 )
 from .checkpoint import (
     CheckpointError,
@@ -35,4 +36,5 @@ __all__ = [
     "parameter_count",
     "read_state_dict",
     "save_checkpoint",
+    "scaled_etm_mix",
 ]

@@ -18,6 +18,7 @@ dynamic-weight convolutions, which is what TensorRT and OpenVINO want.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["AsymTrack", "VariantConfig", "VARIANTS", "TemplateState", "explicit_attention"]
+__all__ = ["AsymTrack", "VariantConfig", "VARIANTS", "TemplateState", "explicit_attention", "scaled_etm_mix"]
 
 TemplateState = dict[str, torch.Tensor]
 
@@ -240,6 +241,7 @@ class DySepConvAtten(nn.Module):
         self.num_proposals = num_proposals
         self.weight_linear = nn.Linear(dim, num_proposals + self.kernel_size)
         self.norm = nn.LayerNorm(dim)
+        self.value_scale = 1.0  # a power of two set by ``scaled_etm_mix`` (export graphs), see ``apply``
 
     def weights(self, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """query (B, n, C) -> depth-wise taps (B, n, 3) and point-wise mixing (B, n, n)."""
@@ -249,7 +251,19 @@ class DySepConvAtten(nn.Module):
     def apply(self, value: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
         if value.dtype == torch.float16:
             return self._apply_in_fp32(value, depth, point)
+        if self.value_scale != 1.0:
+            return self._apply_scaled(value, depth, point)
         return self.norm(self._mix(value, depth, point))
+
+    def _apply_scaled(self, value: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
+        """The same result with the mix computed on ``value * value_scale``: the mix is linear
+        in ``value`` up to the ReLU (which commutes with a positive scale), and LayerNorm of
+        ``s * y`` with epsilon ``eps * s**2`` is LayerNorm of ``y`` with ``eps``. With ``s`` a
+        power of two every step is exact in fp32, so the graph computes the same bits, while a
+        graph run in fp16 keeps the mix inside fp16's range (``scaled_etm_mix``)."""
+        norm, scale = self.norm, self.value_scale
+        out = self._mix(value * scale, depth, point)
+        return F.layer_norm(out, norm.normalized_shape, norm.weight, norm.bias, norm.eps * scale * scale)
 
     def _mix(self, value: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
         channels = value.shape[-1]
@@ -624,19 +638,34 @@ def build_model(variant: str = "tiny", train: bool = False) -> AsymTrack:
 
 
 @contextmanager
-def explicit_attention(*modules: nn.Module) -> Iterator[None]:
-    """Every attention block inside ``modules`` runs in its explicit MatMul/Softmax form while
-    the context lasts, then gets back the form it had: the form an ONNX trace must record and
-    FlopCounterMode can count. Other models keep the fused kernel meanwhile."""
-    blocks = [m for module in modules for m in module.modules() if isinstance(m, Attention)]
-    before = [block.explicit for block in blocks]
-    for block in blocks:
-        block.explicit = True
+def _setting(modules: tuple[nn.Module, ...], kind: type, attribute: str, value) -> Iterator[None]:
+    """``attribute`` of every ``kind`` submodule of ``modules`` is ``value`` while the context
+    lasts, then what it was before (also on error). Other models are untouched."""
+    found = [m for module in modules for m in module.modules() if isinstance(m, kind)]
+    before = [getattr(m, attribute) for m in found]
+    for m in found:
+        setattr(m, attribute, value)
     try:
         yield
     finally:
-        for block, explicit in zip(blocks, before):
-            block.explicit = explicit
+        for m, old in zip(found, before):
+            setattr(m, attribute, old)
+
+
+def explicit_attention(*modules: nn.Module):
+    """Every attention block inside ``modules`` runs in its explicit MatMul/Softmax form while
+    the context lasts, then gets back the form it had: the form an ONNX trace must record and
+    FlopCounterMode can count. Other models keep the fused kernel meanwhile."""
+    return _setting(modules, Attention, "explicit", True)
+
+
+def scaled_etm_mix(*modules: nn.Module, scale: float):
+    """Every ETM inside ``modules`` computes its point-wise mix on values scaled by ``scale``
+    (a power of two: exact in fp32, ``DySepConvAtten._apply_scaled``) while the context lasts.
+    An export wrapper sets it so that graphs converted to fp16 stay inside fp16's range."""
+    if not (scale > 0 and math.frexp(scale)[0] == 0.5):
+        raise ValueError(f"the ETM mix scale must be a power of two, got {scale!r}")
+    return _setting(modules, DySepConvAtten, "value_scale", scale)
 
 
 def count_flops(fn, *args) -> int:

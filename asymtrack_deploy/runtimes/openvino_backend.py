@@ -25,7 +25,7 @@ import numpy as np
 from ..bundle import Bundle, load_bundle
 from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require
 
-__all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE"]
+__all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE", "executed_precisions", "executed_label", "check_bf16"]
 
 XML_ROLE = "openvino_xml"
 _VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO")
@@ -84,10 +84,15 @@ class OpenVinoBackend(Backend):
 
     ``device``: an OpenVINO device ("CPU", "GPU", "NPU", "AUTO"...); ``threads``: CPU inference
     threads (None: OpenVINO's choice). ``inference_precision``: "f32", "bf16" or "f16" instead
-    of the bundle's recorded choice (e.g. "f32" for the float parts of an int8 bundle: more
-    accurate, ~15 % slower on a bf16 CPU). ``verify``: check the files' sha256 on load.
+    of the bundle's recorded choice (e.g. "bf16" for the float parts of an int8 bundle on a bf16
+    CPU: faster, less accurate, see ``export/openvino_target.py``). ``verify``: check the files' sha256 on load.
     ``config``: more OpenVINO properties, set over the backend's own (e.g. ``{"ENABLE_CPU_PINNING":
     False}`` or ``{"PERFORMANCE_HINT": "THROUGHPUT"}``; ``benchmarks/cpu_settings.py`` measures them).
+
+    ``info.extra`` reports what runs: ``inference_precision`` (the compiled graph's
+    INFERENCE_PRECISION_HINT) and ``executed_precisions`` (arithmetic layers per precision in the
+    executed graph). bf16 on a CPU without bf16 arithmetic is refused (a ValueError), not run
+    in f32 under a bf16 label.
     """
 
     name = "openvino"
@@ -134,6 +139,7 @@ class OpenVinoBackend(Backend):
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         wanted = {"PERFORMANCE_HINT": "LATENCY"}
         hint = precision or self._precision_hint(core, self.bundle.manifest.inference.openvino_precision_hint)
+        check_bf16(core, self.device, hint)
         if hint:
             wanted["INFERENCE_PRECISION_HINT"] = hint
         if threads is not None:
@@ -176,12 +182,15 @@ class OpenVinoBackend(Backend):
     def _make_info(self) -> BackendInfo:
         m = self.bundle.manifest
         search = self._compiled["search"]
+        executed = executed_precisions(search)
         return BackendInfo.from_manifest(m, **{
                 "bundle": str(self.bundle.root),
                 "openvino": self.ov_version,
                 "device": self.device,
                 "config": {k: str(v) for k, v in self._config.items()},
                 "inference_precision": _property(search, "INFERENCE_PRECISION_HINT"),
+                "executed_precisions": executed,
+                "executes": executed_label(executed),
                 "threads": _property(search, "INFERENCE_NUM_THREADS"),
                 "ignored_properties": self.ignored_properties,
             })
@@ -189,7 +198,8 @@ class OpenVinoBackend(Backend):
     # -- the two branches --------------------------------------------------------------------
     def describe(self) -> str:
         extra = self.info.extra
-        return f"openvino {extra['openvino']} {extra['device']} (inference precision {extra['inference_precision']})"
+        return (f"openvino {extra['openvino']} {extra['device']} (inference precision {extra['inference_precision']}, "
+                f"executes {extra['executes']})")
 
     def _template_impl(self, crops: np.ndarray) -> OpenVinoTemplateState:
         ov = _ov()
@@ -227,6 +237,52 @@ def _run(request) -> None:
     """Run synchronously without building the copied-output dict that ``infer()`` returns."""
     request.start_async()
     request.wait()
+
+
+# Layers that move or reshape data: their precision follows their neighbours' and says nothing
+# about the arithmetic. Weighted layers in u8/i8 are the int8 ones.
+_DATA_MOVEMENT = frozenset({"Const", "Input", "Output", "Reshape", "Reorder", "Transpose", "Concatenation", "Split",
+                            "Gather", "StridedSlice", "Broadcast"})
+_WEIGHTED = frozenset({"Convolution", "GroupConvolution", "Deconvolution", "FullyConnected", "MatMul"})
+_SHORT_TYPES = {"f32": "f32", "bf16": "bf16", "f16": "f16", "u8": "u8", "i8": "i8"}
+
+
+def executed_precisions(compiled) -> dict[str, int]:
+    """How many arithmetic layers of the compiled (runtime) graph compute in each precision
+    ("f32", "bf16", "f16", "int8"), read from the activations each layer takes: what a hint
+    asks for is not always what runs (the CPU plugin turns "f16" into bf16 on a CPU without
+    fp16 arithmetic), and a layer's ``runtimePrecision`` names its weights' type (f16 for the
+    compressed weights of an fp16 IR even where the layer computes in f32)."""
+    counts: dict[str, int] = {}
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        layer = op.get_rt_info()["layerType"].astype(str)
+        if layer in _DATA_MOVEMENT or op.get_input_size() == 0:
+            continue
+        precision = _SHORT_TYPES.get(op.input(0).get_element_type().get_type_name())
+        if precision in ("u8", "i8") and layer in _WEIGHTED:
+            precision = "int8"
+        if precision in ("f32", "bf16", "f16", "int8"):
+            counts[precision] = counts.get(precision, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def executed_label(counts: dict[str, int]) -> str:
+    """"int8+bf16", "f32"...: the precisions that run at least a tenth of the arithmetic layers."""
+    total = sum(counts.values()) or 1
+    order = ("int8", "f16", "bf16", "f32")
+    return "+".join(p for p in order if counts.get(p, 0) >= 0.1 * total) or "unknown"
+
+
+def check_bf16(core, device: str, hint: str | None) -> None:
+    """A bf16 hint on a CPU without bf16 arithmetic would silently run f32: refuse it instead."""
+    if hint != "bf16" or device.split(":")[0].split(".")[0] != "CPU":
+        return
+    capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    if "BF16" not in capabilities:
+        raise ValueError(
+            "bf16 inference needs a CPU with bf16 arithmetic (AMX or AVX512-BF16); this one has "
+            f"{', '.join(capabilities)}. Use an fp32 or int8 bundle here (asymtrack-deploy export --precision fp32)"
+        )
 
 
 def _property(compiled, name: str) -> str | None:

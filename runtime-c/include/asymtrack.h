@@ -73,7 +73,7 @@ typedef struct asymtrack_box {
 typedef struct asymtrack_bundle_info {
     char variant[32];
     char target[32];               /* "openvino" or "onnx" */
-    char precision[16];            /* fp32, fp16, int8 */
+    char precision[16];            /* fp32, fp16, bf16, int8 */
     char inference_precision[16];  /* the compiled search graph's INFERENCE_PRECISION_HINT, e.g. "f32" */
     char device[64];
     char openvino_version[128];

@@ -102,22 +102,27 @@ static int device_supports(asymtrack_bundle* b, const char* property) {
     return yes;
 }
 
-/* The manifest's hint, except f16 on a CPU without native fp16 arithmetic: there OpenVINO
- * would substitute bf16, whose 8-bit mantissa misses the fp16 tolerance, so f32 is used. */
+/* The manifest's hint, except on a CPU without the hint's arithmetic: for f16 OpenVINO would
+ * substitute bf16, whose 8-bit mantissa misses the fp16 tolerance, so f32 is used; bf16 would
+ * quietly run f32 under a bf16 label, so it is refused (NULL), as the Python backend does. */
 static const char* precision_hint(asymtrack_bundle* b) {
     const char* hint = b->manifest.precision_hint;
+    int f16 = strcmp(hint, "f16") == 0;
     char* capabilities = NULL;
-    if (strcmp(hint, "f16") != 0 || strncmp(b->device, "CPU", 3) != 0) return hint;
-    if (ov_core_get_property(b->core, "CPU", "OPTIMIZATION_CAPABILITIES", &capabilities) != OK) return "f32";
-    int fp16 = has_token(capabilities, "FP16");
+    if ((!f16 && strcmp(hint, "bf16") != 0) || strncmp(b->device, "CPU", 3) != 0) return hint;
+    if (ov_core_get_property(b->core, "CPU", "OPTIMIZATION_CAPABILITIES", &capabilities) != OK) return f16 ? "f32" : NULL;
+    int native = has_token(capabilities, f16 ? "FP16" : "BF16");
     ov_free(capabilities);
-    return fp16 ? hint : "f32";
+    return native ? hint : f16 ? "f32" : NULL;
 }
 
 static int compile_graph(asymtrack_bundle* b, const char* folder, int graph, int32_t threads) {
     const at_graph* g = &b->manifest.graphs[graph];
     char threads_text[16];
     const char* hint = precision_hint(b);
+    if (hint == NULL)
+        return at_fail(&b->error, ASYMTRACK_ERROR_UNSUPPORTED, "a bf16 bundle needs a CPU with bf16 arithmetic (AMX or "
+                       "AVX512-BF16); export --precision fp32 or int8 for this one");
     const char* keys[3] = {"PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS"};
     const char* values[3] = {"LATENCY", hint, threads_text};
     int use[3] = {device_supports(b, keys[0]), hint[0] != '\0' && device_supports(b, keys[1]),

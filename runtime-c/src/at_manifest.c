@@ -184,8 +184,9 @@ static int parse_inference(const at_json* root, at_manifest* m, at_error* err) {
     const at_json* arithmetic;
     int s = need(root, "inference.arithmetic", AT_JSON_STRING, &arithmetic, err);
     if (s) return s;
-    if (strcmp(arithmetic->string, "fp32") && strcmp(arithmetic->string, "fp16") && strcmp(arithmetic->string, "int8"))
-        return at_fail(err, UNSUPPORTED, "manifest.json: inference.arithmetic '%s' is not fp32, fp16 or int8",
+    if (strcmp(arithmetic->string, "fp32") && strcmp(arithmetic->string, "fp16") && strcmp(arithmetic->string, "bf16") &&
+        strcmp(arithmetic->string, "int8"))
+        return at_fail(err, UNSUPPORTED, "manifest.json: inference.arithmetic '%s' is not fp32, fp16, bf16 or int8",
                        arithmetic->string);
     const at_json* hint = at_path(root, "inference.openvino_precision_hint");
     if (hint == NULL) return at_fail(err, BAD, "manifest.json: inference.openvino_precision_hint is missing");

@@ -102,6 +102,27 @@ def test_teacher_forced_on_vtest(c_build, demo_bundle):
     assert worst <= TEACHER_FORCED_TOL_PX
 
 
+def test_bf16_bundle_runs_in_bf16_like_the_python_backend(c_build, tmp_path_factory):
+    """A bf16 bundle compiles with the bf16 hint in C too, and both trackers agree step by step."""
+    import openvino
+
+    if "BF16" not in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        pytest.skip("this CPU has no bf16 arithmetic: the C library refuses bf16 bundles on it")
+    from tests.export.derived_bundles import shared_derived_bundle
+
+    bundle = shared_derived_bundle(tmp_path_factory, "openvino", "bf16", demo=True)
+    frames = builtin_sequence().frames()[:6]
+    python = python_tracker(bundle)
+    python.init(frames[0], builtin_sequence().init_box)
+    with CTracker(bundle, c_build.library, threads=1) as c_tracker:
+        assert c_tracker.get_info()["inference_precision"] == "bf16"
+        c_tracker.init(frames[0], builtin_sequence().init_box)
+        for frame in frames[1:]:
+            c_tracker.set_state(python.state)
+            c_box, _ = c_tracker.update(frame)
+            assert np.abs(np.subtract(c_box, python.update(frame).box)).max() <= TEACHER_FORCED_TOL_PX
+
+
 def replay_official_steps(tracker) -> float:
     """Each step of track_tiny.json from its own previous state; the worst pixel error."""
     steps = json.loads(reference_file("track_tiny.json").read_text())

@@ -30,6 +30,7 @@ def test_bench_onnxruntime_json_plot_and_results_page(tmp_path):
     baseline, ort = run["rows"]
     assert baseline["baseline"] and baseline["speedup_search_p50"] == 1.0 and baseline["speedup_search_p50_rounds"] == [1.0] * 5
     assert ort["backend"] == "onnxruntime" and ort["precision"] == "fp32" and ort["parity_passed"] is True
+    assert ort["executes"] == "f32"
     for row in (baseline, ort):
         for key in ("template", "search", "e2e", "outside"):
             assert {"mean", "p50", "p90", "p99"} <= set(row[key])
@@ -67,3 +68,12 @@ def test_bench_streams_reports_aggregate_target_frames(tmp_path):
     baseline, ort = json.loads(out_json.read_text())["rows"]
     assert baseline["streams"] == ort["streams"] == 3 and baseline["speedup_search_p50"] == 1.0
     assert ort["fps"] == 3 * 1000.0 / ort["e2e"]["mean"]  # target-frames per second
+
+
+def test_the_precision_cell_says_what_the_runtime_executes_where_it_differs():
+    from asymtrack_deploy.benchmarks.display import row_cells
+
+    row = {"label": "openvino", "precision": "int8", "template": {"p50": 1.0}, "search": dict.fromkeys(("mean", "p50", "p90", "p99"), 1.0),
+           "fps": 1.0, "executes": "int8+bf16"}
+    assert row_cells(row)[1] == "int8 (runs int8+bf16)"
+    assert row_cells({**row, "precision": "fp32", "executes": "f32"})[1] == "fp32"

@@ -20,7 +20,7 @@ def test_tables_show_every_section(tmp_path_factory):
     assert result.exit_code == 0, result.output
     for text in ("onnxruntime / int8", "search.int8.onnx", "source_onnx", "stage2_attn_key", "1x8x64x32",
                  "Export", "Parity", "Runtime", "Calibration", "ORT_ENABLE_EXTENDED", "max_abs_box_diff",
-                 "search_center_jitter", reference_checkpoint("tiny").name):
+                 "search_center_jitter", reference_checkpoint("tiny").name, "On this machine", "int8+f32"):
         assert text in result.output, text
 
 

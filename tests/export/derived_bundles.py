@@ -16,11 +16,22 @@ from tests.conftest import reference_checkpoint
 TEST_CALIB_COUNT = 8
 
 
+def demo_checkpoint() -> Path:
+    """The trained demo weights (precision checks need realistic activations, not only random ones)."""
+    from asymtrack_deploy.demo import default_checkpoint
+
+    path = default_checkpoint()
+    if path is None:
+        pytest.skip("the demo weights are not installed")
+    return path
+
+
 def shared_derived_bundle(
-    tmp_path_factory: pytest.TempPathFactory, target: str, precision: str, variant: str = "tiny"
+    tmp_path_factory: pytest.TempPathFactory, target: str, precision: str, variant: str = "tiny", demo: bool = False
 ) -> Path:
-    """The reference checkpoint of ``variant`` exported to ``target`` at ``precision``."""
-    path = tmp_path_factory.getbasetemp() / f"shared_{variant}_{target}_{precision}"
+    """The reference checkpoint of ``variant`` (``demo``: the trained demo weights, tiny only)
+    exported to ``target`` at ``precision``."""
+    path = tmp_path_factory.getbasetemp() / f"shared_{variant}_{target}_{precision}{'_demo' if demo else ''}"
     if not (path / "manifest.json").is_file():
         from asymtrack_deploy.export import export_bundle
 
@@ -29,7 +40,7 @@ def shared_derived_bundle(
             warnings.filterwarnings("ignore", message=".*calibration pairs are too few.*")
             export_bundle(
                 target,
-                checkpoint=reference_checkpoint(variant),
+                checkpoint=demo_checkpoint() if demo else reference_checkpoint(variant),
                 variant=variant,
                 out_dir=path,
                 batch=1,

@@ -117,3 +117,21 @@ def test_openvino_bundle_records_its_search_layout(tmp_path_factory):
     manifest = load_bundle(shared_derived_bundle(tmp_path_factory, "openvino", "fp32")).manifest
     assert manifest.export["search_layout"] == "channels_first"
     assert manifest.export["einsum_operands_isolated"] == {"template": 2, "search": 0}
+
+
+def test_each_precision_gets_the_layout_its_arithmetic_keeps_accurate():
+    """bf16 splits channels-first LayerNorms into bf16 reductions (worst IoU 0.895 on vtest.avi
+    with the demo weights) and fp16 weights cost the channels-first graph 10x the box error:
+    both keep the channels-last graph; fp32 and int8 (f32 float parts) go channels-first."""
+    from asymtrack_deploy.export.openvino_target import OpenVinoConverter, search_layout_for
+
+    assert {p: search_layout_for(p) for p in ("fp32", "fp16", "bf16", "int8")} == {
+        "fp32": "channels_first", "fp16": "channels_last", "bf16": "channels_last", "int8": "channels_first"}
+    assert OpenVinoConverter(search_layout="channels_last")._layout("fp32") == "channels_last"
+
+
+def test_int8_bundle_pins_its_float_parts_to_f32(tmp_path_factory):
+    pytest.importorskip("nncf")
+    manifest = load_bundle(shared_derived_bundle(tmp_path_factory, "openvino", "int8")).manifest
+    assert manifest.inference.openvino_precision_hint == "f32"
+    assert manifest.export["search_layout"] == "channels_first"

@@ -118,3 +118,26 @@ def test_parity_pairs():
     assert parity_pairs(1, None) == 8 and parity_pairs(3, None) == 9 and parity_pairs(2, 4) == 4
     with pytest.raises(ValueError, match="multiple of batch"):
         parity_pairs(2, 3)
+
+
+def test_the_quantizer_says_nothing_to_the_user(tmp_path, caplog, capfd):
+    """quantize_static logs a pre-processing advice through the root logger and may print
+    calibration progress; an export shows neither (the pre-processing was measured: qdq.py)."""
+    import logging
+
+    from onnx import TensorProto, helper, numpy_helper
+
+    from asymtrack_deploy.export.qdq import quantize_qdq
+
+    weight = numpy_helper.from_array(np.random.default_rng(0).normal(size=(8, 4, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 6, 6])], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "conv.onnx"))
+    feeds = [{"x": np.random.default_rng(k).normal(size=(1, 4, 8, 8)).astype(np.float32)} for k in range(2)]
+    handlers = list(logging.getLogger().handlers)
+    with caplog.at_level(logging.DEBUG):
+        record = quantize_qdq(tmp_path / "conv.onnx", tmp_path / "conv.int8.onnx", feeds, nodes=["conv"])
+    assert record["ops"] == "1 nodes: conv" and _ops(tmp_path / "conv.int8.onnx")["QuantizeLinear"] >= 1
+    assert not [r for r in caplog.records if r.name == "root"], [r.getMessage() for r in caplog.records]
+    assert capfd.readouterr() == ("", "") and logging.getLogger().handlers == handlers
