@@ -3,8 +3,8 @@
 One process, one bundle, both trackers on the same frames: each round times one C update (its
 own monotonic clock, reported through the binding) and then one Python update, so load from
 other jobs on a shared host falls on both alike; only the ratio of the two is meaningful there.
-``c_tracker_row`` gives the benchmark row (the ``bench`` command can add it when the C library
-is built); ``compare_c_and_python`` gives the full figures.
+``compare_c_and_python`` gives the full figures; ``CRowSession`` is the ``bench`` row of the C
+tracker (``bench --c-library``), measured in the same interleaved rounds as the other rows.
 """
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["compare_c_and_python", "c_tracker_row"]
+__all__ = ["compare_c_and_python", "CRowSession", "C_ROW_BACKEND"]
+
+C_ROW_BACKEND = "c-openvino"  # RowSpec.backend of a C tracker row (options: bundle, library, threads)
 
 
 def _median(values: list[float]) -> float:
@@ -77,16 +79,57 @@ def _summary(samples: dict, info: dict, count: int) -> dict:
     }
 
 
-def c_tracker_row(bundle: str | Path, library: str | Path, frames: list[np.ndarray], init_box,
-                  count: int = 200, warmup: int = 20, threads: int | None = None) -> dict:
-    """A benchmark row for the C tracker: its per-update latency and FPS, with the interleaved
-    Python tracker's figures beside it for the ratio."""
-    figures = compare_c_and_python(bundle, library, frames, init_box, count, warmup, threads)
-    return {
-        "label": "C library (openvino)",
-        "backend": "c-openvino",
-        "tracker_update_p50_ms": figures["c_update_ms"],
-        "tracker_fps": 1000.0 / figures["c_update_ms"],
-        "search_p50_ms": figures["c_graph_ms"],
-        "interleaved_python": figures,
-    }
+class CRowSession:
+    """The C tracker as a ``bench`` row (the worker side, like ``session.RowSession``).
+
+    Its update and the graph's share of it are the C library's own monotonic-clock figures, so
+    the row's "search" is the inference inside each update (there is no separate graph call to
+    time) and "outside" is the rest of the update: crop, resize, decoding the heatmaps. Its
+    "template" is a whole ``init`` (crop and template graph), timed from Python."""
+
+    def __init__(self, spec, frames_dir: str, init_box, warmup: int):
+        from ..c_tracker import CTracker
+        from .session import _frames
+
+        options = spec.options
+        self.spec, self.init_box = spec, tuple(init_box)
+        self.frames = _frames(frames_dir)
+        self.tracker = CTracker(options["bundle"], options["library"], threads=options.get("threads") or 0)
+        self.tracker.init(self.frames[0], self.init_box)
+        self._steps = 0
+        self.measure(0, 0, warmup)
+
+    def _update(self) -> tuple[int, int]:
+        steps = len(self.frames) - 1
+        if self._steps % steps == 0:
+            self.tracker.set_state(self.init_box)
+        self.tracker.update(self.frames[1 + self._steps % steps])
+        self._steps += 1
+        timing = self.tracker.get_timing()
+        return int(timing.last_update_ms * 1e6), int(timing.last_inference_ms * 1e6)
+
+    def _init(self) -> int:
+        started = time.perf_counter_ns()
+        self.tracker.init(self.frames[0], self.init_box)
+        return time.perf_counter_ns() - started
+
+    def measure(self, frames: int, templates: int, warmup: int) -> dict:
+        for _ in range(warmup):
+            self._update()
+        template = [self._init() for _ in range(templates)]
+        self.tracker.set_state(self.init_box)
+        self._steps = 0
+        updates = [self._update() for _ in range(frames)]
+        return {"template": template, "search": [graph for _, graph in updates],
+                "e2e": [total for total, _ in updates], "outside": [total - graph for total, graph in updates]}
+
+    def finish(self) -> dict:
+        from .session import _peak_memory_mb
+
+        info = self.tracker.get_info()
+        facts = {"streams": 1, "variant": info.get("variant"), "peak_rss_mb": _peak_memory_mb(), "gpu_peak_mb": None,
+                 "runtime": f"C library {self.tracker.library_version} over openvino {info['openvino_version']} "
+                            f"(inference precision {info['inference_precision']})",
+                 "executes": info["inference_precision"]}
+        self.tracker.close()
+        return facts

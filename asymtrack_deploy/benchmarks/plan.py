@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import catalogue
+from .c_library import C_ROW_BACKEND
 from .rows import RowSpec
 
 __all__ = ["BenchPlan", "plan_rows"]
@@ -81,6 +82,23 @@ def _not_on_cuda(backend: str) -> str | None:
     return None
 
 
+C_ROW_PRECISIONS = ("fp32", "int8")  # the verified default and the fast path
+
+
+def _c_rows(rows: list[RowSpec], library: Path | None, streams: int, threads) -> tuple[list[RowSpec], list[str]]:
+    """The C tracker over the OpenVINO bundles of ``C_ROW_PRECISIONS`` already planned."""
+    openvino = [r for r in rows if r.backend == "openvino" and r.precision in C_ROW_PRECISIONS]
+    if not openvino:
+        return [], []
+    if library is None:
+        return [], ["C library: not built (see runtime-c/README.md), or give bench --c-library PATH"]
+    if streams != 1:
+        return [], ["C library: tracks one target per tracker (--streams 1 only)"]
+    return [RowSpec("C library (openvino)", C_ROW_BACKEND, r.precision,
+                    {"bundle": r.bundle, "library": str(library), "threads": threads}, bundle=r.bundle)
+            for r in openvino], []
+
+
 def plan_rows(
     variant: str,
     backends: list[str],
@@ -90,8 +108,10 @@ def plan_rows(
     threads: int | None,
     streams: int,
     bundle_for: BundleFor,
+    c_library: Path | None = None,
 ) -> BenchPlan:
-    """The baseline plus one row per runnable (backend, precision)."""
+    """The baseline plus one row per runnable (backend, precision), and the C tracker's rows
+    over the OpenVINO bundles when ``c_library`` (``libasymtrack.so``) is given."""
     weights = {"variant": variant, **({"checkpoint": str(checkpoint)} if checkpoint else {"random_weights": True, "seed": 0})}
     baseline = RowSpec("official PyTorch (eager)", "torch-official", "fp32",
                        {**weights, "device": device, "batch": streams, "threads": threads}, baseline=True)
@@ -101,6 +121,10 @@ def plan_rows(
             more, why = _torch_rows(precisions, device, weights, threads, streams)
         else:
             more, why = _bundle_rows(backend, precisions, streams, threads, bundle_for, device)
+        rows += more
+        skipped += why
+    if device == "cpu":
+        more, why = _c_rows(rows, c_library, streams, threads)
         rows += more
         skipped += why
     return BenchPlan(rows, skipped)

@@ -133,11 +133,17 @@ def _error(exc: BaseException) -> dict:
     return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
 
 
+def _session_class(spec):
+    from .c_library import C_ROW_BACKEND, CRowSession
+
+    return CRowSession if spec.backend == C_ROW_BACKEND else RowSession
+
+
 def serve(conn, spec, frames_dir: str, init_box, warmup: int) -> None:
     """The worker process: load the row, then answer ``("measure", frames, templates, warmup)``
     and ``("finish",)`` commands on ``conn`` until finished. Errors are answers, not crashes."""
     try:
-        session = RowSession(spec, frames_dir, init_box, warmup)
+        session = _session_class(spec)(spec, frames_dir, init_box, warmup)
     except Exception as exc:  # noqa: BLE001 - a row that cannot load is reported as such
         conn.send(_error(exc))
         return

@@ -24,6 +24,7 @@ def command(
     streams: Annotated[int, typer.Option(min=1, help="Targets tracked together with batched graphs.")] = 1,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Weights (default: demo weights, else random: timing does not depend on them).")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Where exported bundles are kept between runs.")] = None,
+    c_library: Annotated[Optional[Path], typer.Option(help="libasymtrack.so for the C tracker's rows (default: $ASYMTRACK_C_LIBRARY, else build/c/ or build/libasymtrack.so if built).")] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the run, with raw per-frame timings, here.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG bar chart of FPS here.")] = None,
 ) -> None:
@@ -50,7 +51,7 @@ def command(
     with Stages("bench") as stages:
         try:
             plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams,
-                             _announced(bundle_for, stages))
+                             _announced(bundle_for, stages), _c_library(c_library))
         except (ValueError, OSError) as exc:  # a checkpoint that does not fit, an unwritable cache
             fail(str(exc))
         for note in plan.skipped:
@@ -70,6 +71,21 @@ def command(
     }
     _render(run)
     _write_outputs(run, json_path, plot)
+
+
+def _c_library(given: Path | None) -> Path | None:
+    """The C library for the C tracker's rows: the option, the environment, or a CMake build
+    folder of runtime-c/README.md or .ci/run (run from the repository); None when none is built."""
+    import os
+
+    if given is not None:
+        if not given.is_file():
+            fail(f"--c-library {given}: no such file (build it: see runtime-c/README.md)")
+        return given
+    for candidate in (os.environ.get("ASYMTRACK_C_LIBRARY"), "build/c/libasymtrack.so", "build/libasymtrack.so"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).resolve()
+    return None
 
 
 def _announced(bundle_for, stages):

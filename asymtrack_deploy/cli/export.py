@@ -75,6 +75,7 @@ def _export(target: str, options: dict):
     from rich.markup import escape
 
     from ..export import export_bundle
+    from ..runtimes.base import BackendUnavailable
     from .progress import Stages
 
     err.print(f"exporting AsymTrack-{options['variant']} to {target} {options['precision']} "
@@ -91,7 +92,9 @@ def _export(target: str, options: dict):
         fail(f"{exc.filename or options['out_dir']}: {exc.strerror or exc}; no bundle was written")
     except OSError as exc:  # a full disk, an I/O error: not the input's fault
         fail(f"{exc}; no bundle was written", code=1)
-    except (RuntimeError, ImportError) as exc:  # ParityError, graph checks, a missing library
+    except BackendUnavailable as exc:  # a runtime library not installed: 2, as in every command
+        fail(f"{exc}; no bundle was written")
+    except (RuntimeError, ImportError) as exc:  # ParityError, graph checks, a converter's import failing
         fail(f"{exc}; no bundle was written", code=1)  # fail() escapes: "[tensorrt]" is not markup
     for w in caught:
         if w.category.__name__ == "CalibrationWarning":

@@ -127,6 +127,22 @@ def test_export_into_a_folder_where_nothing_can_be_written(tmp_path):
     run("export", "--random-weights", "--out", parent / "bundle", says="no bundle was written")
 
 
+def test_export_without_its_runtime_library_says_which_extra_to_install(tmp_path, monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def without_openvino(name, *args, **kwargs):
+        if name.split(".")[0] == "openvino":
+            raise ImportError(f"No module named {name!r}")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", without_openvino)
+    run("export", "--target", "openvino", "--random-weights", "--out", tmp_path / "b",
+        says="pip install 'asymtrack-deploy[openvino]'")
+    assert not (tmp_path / "b").exists()
+
+
 def test_export_refuses_non_finite_and_misnamed_checkpoints(nan_checkpoint, tmp_path):
     run("export", "--checkpoint", nan_checkpoint, "--out", tmp_path / "a", says="NaN or infinite values")
     small = save_checkpoint(build_model("small"), tmp_path / "small.pth")
