@@ -39,7 +39,8 @@ channels-first one with f32 float parts (``openvino_target``): worst IoU 0.976 o
 vtest.avi frames (channels-last with bf16 float parts: 0.938), at the channels-last bf16 speed.
 
 On the built-in procedural evaluation (README, "Demo weights": 8 sequences, 800 frames) the
-AUC was 55.97 for the fp32 bundle, 55.29 for ONNX Runtime int8 and 55.60 for OpenVINO int8.
+AUC was 55.97 for the fp32 bundle, 55.29 for ONNX Runtime int8 and 55.25 for OpenVINO int8
+(channels-first, f32 float parts; 55.60 for the channels-last graph with bf16 ones).
 
 The template graph stays fp32: it runs once per target, and quantizing it alone cost 0.06 of
 worst IoU.

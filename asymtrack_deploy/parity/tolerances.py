@@ -19,7 +19,7 @@ each other):
   tightly boxed target). bf16 0.90: with the demo weights it measured min 0.940 / mean 0.982 on
   vtest.avi (60 frames, init 638,240,50,82) and min 0.965 / mean 0.986 on box.mp4 (120 frames,
   init 298,15,297,227), max 6.4 and 8.7 px on the frame; on the whole videos (795 and 455
-  frames) min 0.939 and 0.950. Errors of int8's size (int8 there: 0.934-0.984; fp16: min
+  frames) min 0.939 and 0.950. Errors of int8's size (int8 there: 0.941-0.984; fp16: min
   0.994); random weights do not track (flat heatmaps: 0.02 on box.mp4), so trained weights set
   it.
 """
