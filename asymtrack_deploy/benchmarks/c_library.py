@@ -130,6 +130,12 @@ class CRowSession:
         facts = {"streams": 1, "variant": info.get("variant"), "peak_rss_mb": _peak_memory_mb(), "gpu_peak_mb": None,
                  "runtime": f"C library {self.tracker.library_version} over openvino {info['openvino_version']} "
                             f"(inference precision {info['inference_precision']})",
-                 "executes": info["inference_precision"]}
+                 "executes": _executes(self.spec.precision, info["inference_precision"])}
         self.tracker.close()
         return facts
+
+
+def _executes(precision: str, inference_precision: str) -> str:
+    """What the C tracker's graphs compute in, as the Python backend labels it: the float
+    precision, with int8 in front for an int8 bundle (its quantized layers run int8)."""
+    return f"int8+{inference_precision}" if precision == "int8" else inference_precision

@@ -267,10 +267,13 @@ def executed_precisions(compiled) -> dict[str, int]:
 
 
 def executed_label(counts: dict[str, int]) -> str:
-    """"int8+bf16", "f32"...: the precisions that run at least a tenth of the arithmetic layers."""
+    """"int8+bf16", "f32"...: the precisions that run at least a tenth of the arithmetic layers,
+    and int8 whenever any layer runs it (an int8 bundle quantizes only its heaviest layers, a
+    few of many: its label must not read as plain f32)."""
     total = sum(counts.values()) or 1
     order = ("int8", "f16", "bf16", "f32")
-    return "+".join(p for p in order if counts.get(p, 0) >= 0.1 * total) or "unknown"
+    shown = [p for p in order if counts.get(p, 0) >= 0.1 * total or (p == "int8" and counts.get(p))]
+    return "+".join(shown) or "unknown"
 
 
 def check_bf16(core, device: str, hint: str | None) -> None:

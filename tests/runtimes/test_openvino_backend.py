@@ -139,3 +139,12 @@ def test_damaged_ir_is_refused(bundle, tmp_path):
 
 def test_runs_without_torch(bundle):
     contract.assert_runs_without_torch("openvino", bundle, BOX_TOL)
+
+
+def test_executed_label_names_int8_even_when_few_layers_run_it():
+    from asymtrack_deploy.runtimes.openvino_backend import executed_label
+
+    assert executed_label({"f32": 160, "int8": 13}) == "int8+f32"
+    assert executed_label({"bf16": 150, "f32": 20}) == "bf16+f32"
+    assert executed_label({"f32": 200, "bf16": 3}) == "f32"
+    assert executed_label({}) == "unknown"
