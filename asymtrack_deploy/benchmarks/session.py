@@ -124,9 +124,21 @@ class RowSession:
         info = self.backend.info
         facts = {"streams": info.batch, "variant": info.variant, "peak_rss_mb": _peak_memory_mb(),
                  "gpu_peak_mb": _gpu_peak_mb(), "runtime": self.backend.describe(),
-                 "executes": info.extra.get("executes")}  # the arithmetic the runtime runs (openvino, onnxruntime)
+                 "executes": _executes(self.backend)}
         self.backend.close()
         return facts
+
+
+def _executes(backend) -> str | None:
+    """The arithmetic the row's runtime runs: OpenVINO's executed graph read layer by layer
+    (done here only, as the row's process ends right after: ``OpenVinoBackend.executed_precisions``),
+    else the backend's own label (onnxruntime; None for torch)."""
+    counts = getattr(backend, "executed_precisions", None)
+    if counts is None:
+        return backend.info.extra.get("executes")
+    from ..runtimes.openvino_backend import executed_label
+
+    return executed_label(counts())
 
 
 def _error(exc: BaseException) -> dict:

@@ -96,8 +96,11 @@ def _runtime_here(bundle) -> dict:
     try:
         with load_bundle_backend(bundle.root) as backend:
             extra = backend.info.extra
-            keys = ("inference_precision", "executes", "executed_precisions")
-            return {"runtime": backend.describe(), **{k: extra[k] for k in keys if extra.get(k) is not None}}
+            here = {"runtime": backend.describe(), **{k: extra[k] for k in ("inference_precision", "executes")
+                                                      if extra.get(k) is not None}}
+            if hasattr(backend, "executed_precisions"):  # OpenVINO: read once, in this short-lived process
+                here["executed_precisions"] = backend.executed_precisions()
+            return here
     except (ImportError, ValueError, RuntimeError) as exc:  # not installed, refused here (bf16)
         return {"not runnable here": str(exc)}
 

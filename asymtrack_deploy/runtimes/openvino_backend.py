@@ -25,7 +25,8 @@ import numpy as np
 from ..bundle import Bundle, load_bundle
 from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require
 
-__all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE", "executed_precisions", "executed_label", "check_bf16"]
+__all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE", "executed_precisions", "executed_label",
+           "hinted_label", "check_bf16"]
 
 XML_ROLE = "openvino_xml"
 _VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO")
@@ -90,8 +91,8 @@ class OpenVinoBackend(Backend):
     False}`` or ``{"PERFORMANCE_HINT": "THROUGHPUT"}``; ``benchmarks/cpu_settings.py`` measures them).
 
     ``info.extra`` reports what runs: ``inference_precision`` (the compiled graph's
-    INFERENCE_PRECISION_HINT) and ``executed_precisions`` (arithmetic layers per precision in the
-    executed graph). bf16 on a CPU without bf16 arithmetic is refused (a ValueError), not run
+    INFERENCE_PRECISION_HINT) and ``executes`` (its label); ``executed_precisions()`` counts the
+    executed graph's arithmetic layers per precision (see there). bf16 on a CPU without bf16 arithmetic is refused (a ValueError), not run
     in f32 under a bf16 label.
     """
 
@@ -182,18 +183,25 @@ class OpenVinoBackend(Backend):
     def _make_info(self) -> BackendInfo:
         m = self.bundle.manifest
         search = self._compiled["search"]
-        executed = executed_precisions(search)
+        hint = _property(search, "INFERENCE_PRECISION_HINT")
         return BackendInfo.from_manifest(m, **{
                 "bundle": str(self.bundle.root),
                 "openvino": self.ov_version,
                 "device": self.device,
                 "config": {k: str(v) for k, v in self._config.items()},
-                "inference_precision": _property(search, "INFERENCE_PRECISION_HINT"),
-                "executed_precisions": executed,
-                "executes": executed_label(executed),
+                "inference_precision": hint,
+                "executes": hinted_label(m.precision, hint),
                 "threads": _property(search, "INFERENCE_NUM_THREADS"),
                 "ignored_properties": self.ignored_properties,
             })
+
+    def executed_precisions(self) -> dict[str, int]:
+        """Arithmetic layers of the compiled search graph per precision they compute in, read
+        from OpenVINO's runtime (executed) graph: what really runs, layer by layer. Read on demand
+        (``bench`` rows, ``info --bundle``), not at load: it walks the whole executed graph, and
+        a long-lived process that had read several, then forked, crashed later (a precaution
+        until that is understood); ``info.extra["executes"]`` comes from the compiled hint."""
+        return executed_precisions(self._compiled["search"])
 
     # -- the two branches --------------------------------------------------------------------
     def describe(self) -> str:
@@ -264,6 +272,14 @@ def executed_precisions(compiled) -> dict[str, int]:
         if precision in ("f32", "bf16", "f16", "int8"):
             counts[precision] = counts.get(precision, 0) + 1
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def hinted_label(precision: str, hint: str | None) -> str:
+    """What a compiled graph computes in, from its precision hint alone: "f32", "bf16", "f16",
+    with "int8+" in front for an int8 bundle (its quantized layers)."""
+    floats = {"float32": "f32", "f32": "f32", "bfloat16": "bf16", "bf16": "bf16", "float16": "f16", "f16": "f16"}
+    label = floats.get(str(hint).lower().replace("<type: '", "").rstrip("'>"), str(hint))
+    return f"int8+{label}" if precision == "int8" else label
 
 
 def executed_label(counts: dict[str, int]) -> str:

@@ -363,6 +363,10 @@ class Trainer:
         return torch.utils.data.DataLoader(
             pairs, batch_size=cfg.batch_size, sampler=self.sampler, num_workers=workers, drop_last=True,
             pin_memory=dist.device.type == "cuda", persistent_workers=False,
+            # workers start from a clean server process, not a fork of this one: a fork of a process
+            # that had run OpenVINO and ONNX Runtime (export, parity, then train, as the tests do)
+            # was followed by heap corruption in the parent (a crash in a later GC)
+            multiprocessing_context="forkserver" if workers else None,
         )  # fmt: skip
 
     def _cores(self) -> int:

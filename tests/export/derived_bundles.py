@@ -49,3 +49,19 @@ def shared_derived_bundle(
                 **options,
             )
     return path
+
+
+def executed_precisions_in_a_subprocess(bundle: Path, **options) -> dict[str, int]:
+    """``OpenVinoBackend.executed_precisions()`` read in a process of its own, as ``bench`` and
+    ``info --bundle`` read it (see there): the test process never walks a runtime graph."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from asymtrack_deploy.runtimes import load_backend; "
+            "b = load_backend('openvino', bundle=sys.argv[1], **json.loads(sys.argv[2])); "
+            "print(json.dumps(b.executed_precisions()))")
+    done = subprocess.run([sys.executable, "-c", code, str(bundle), json.dumps(options)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -24,7 +24,7 @@ from asymtrack_deploy.cli.main import app
 from asymtrack_deploy.parity import ParityThresholds, compare_on_crops, parity_crops, run_parity, tolerance_for
 from asymtrack_deploy.runtimes import load_backend
 from tests.conftest import reference_checkpoint
-from tests.export.derived_bundles import demo_checkpoint, shared_derived_bundle
+from tests.export.derived_bundles import demo_checkpoint, executed_precisions_in_a_subprocess, shared_derived_bundle
 from tests.fp16_emulation import EmulatedFp16Backend
 
 FP16_MAX = 65504.0
@@ -143,9 +143,10 @@ def test_openvino_fp16_bundle_executes_f32_on_a_cpu_without_fp16(tmp_path_factor
     """The fp32-compute setting, and what the backend reports it executes."""
     if "FP16" in _cpu_capabilities():
         pytest.skip("this CPU computes in fp16: the native setting applies")
-    with load_backend("openvino", bundle=_bundle(tmp_path_factory, "openvino", "demo")) as backend:
-        executed = backend.info.extra["executed_precisions"]
-    assert backend.info.extra["inference_precision"] == "f32" and set(executed) == {"f32"}
+    bundle = _bundle(tmp_path_factory, "openvino", "demo")
+    with load_backend("openvino", bundle=bundle) as backend:
+        assert backend.info.extra["inference_precision"] == "f32" and backend.info.extra["executes"] == "f32"
+    assert set(executed_precisions_in_a_subprocess(bundle)) == {"f32"}
 
 
 @needs_vtest
@@ -155,5 +156,6 @@ def test_openvino_fp16_bundle_in_native_fp16_where_the_cpu_has_it(tmp_path_facto
                     "the emulated test above covers native fp16 here")
     bundle = _bundle(tmp_path_factory, "openvino", "demo")
     with load_backend("openvino", bundle=bundle) as backend:
-        assert backend.info.extra["inference_precision"] == "f16" and "f16" in backend.info.extra["executed_precisions"]
+        assert backend.info.extra["inference_precision"] == "f16"
+    assert "f16" in executed_precisions_in_a_subprocess(bundle)
     assert _cli_parity(bundle)["passed"]

@@ -148,3 +148,10 @@ def test_executed_label_names_int8_even_when_few_layers_run_it():
     assert executed_label({"bf16": 150, "f32": 20}) == "bf16+f32"
     assert executed_label({"f32": 200, "bf16": 3}) == "f32"
     assert executed_label({}) == "unknown"
+
+
+def test_hinted_label_names_what_the_compiled_graph_computes_in():
+    from asymtrack_deploy.runtimes.openvino_backend import hinted_label
+
+    assert hinted_label("fp32", "f32") == "f32" and hinted_label("bf16", "bf16") == "bf16"
+    assert hinted_label("int8", "f32") == "int8+f32" and hinted_label("fp16", "f16") == "f16"
