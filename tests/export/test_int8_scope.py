@@ -1,15 +1,14 @@
 """int8 that passes parity with trained weights: the measured rule of what is quantized
-(``export/int8_scope.py``), the demo weights tracked on two real videos by both runtimes, and
-ONNX Runtime's int8 graph not slower than its fp32 one."""
+(``export/int8_scope.py``) and the demo weights tracked on two real videos by both runtimes.
+(That ONNX Runtime's int8 graph is not slower than its fp32 one is a speed target: ``bench``
+measures it, benchmarks/RESULTS.md reports it.)"""
 from __future__ import annotations
 
 import gzip
 import json
 import shutil
-import time
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
 from typer.testing import CliRunner
@@ -17,7 +16,7 @@ from typer.testing import CliRunner
 from asymtrack_deploy.bundle import load_bundle
 from asymtrack_deploy.cli.main import app
 from asymtrack_deploy.export import int8_scope
-from asymtrack_deploy.parity import parity_crops, tolerance_for
+from asymtrack_deploy.parity import tolerance_for
 from tests.export.derived_bundles import demo_checkpoint, shared_derived_bundle
 
 OPENCV_DOC = Path("/usr/share/doc/opencv-doc")
@@ -81,38 +80,3 @@ def test_int8_with_trained_weights_passes_parity_on_real_video(tmp_path_factory,
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["passed"] and report["teacher_forced_min_iou"] >= tolerance_for("int8").min_iou
-
-
-def _cpu_ms(session, feeds: list[dict], rounds: int) -> list[float]:
-    """Median CPU time of one run per round (one intra-op thread: the calling thread's time is
-    the run's whole cost, and other processes on the host do not add to it)."""
-    out = []
-    for _ in range(rounds):
-        times = []
-        for feed in feeds:
-            start = time.thread_time_ns()
-            session.run(None, feed)
-            times.append(time.thread_time_ns() - start)
-        out.append(float(np.median(times)) / 1e6)
-    return out
-
-
-@pytest.mark.slow
-def test_onnxruntime_int8_is_not_slower_than_its_fp32(tmp_path_factory):
-    import onnxruntime as ort
-
-    bundle = shared_derived_bundle(tmp_path_factory, "onnxruntime", "int8", demo=True)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    sessions = [ort.InferenceSession(str(bundle / name), options, providers=["CPUExecutionProvider"])
-                for name in ("search.onnx", "search.int8.onnx", "template.int8.onnx")]
-    fp32, int8, template = sessions
-    crops = parity_crops(load_bundle(bundle).manifest.model, pairs=4)
-    state = dict(zip([o.name for o in template.get_outputs()], template.run(None, {"template": crops.templates[:1]})))
-    feeds = [{"search": x[None], **state} for x in crops.searches]
-    for session in (fp32, int8):
-        _cpu_ms(session, feeds, 2)  # warm-up
-    ratios = []
-    for _ in range(6):  # interleaved rounds: the ratio per round, then the median
-        ratios.append(np.median(_cpu_ms(fp32, feeds, 1)) / np.median(_cpu_ms(int8, feeds, 1)))
-    assert np.median(ratios) >= 1.0, f"int8 / fp32 speed ratios per round: {ratios}"
