@@ -96,22 +96,36 @@ static void test_json_refusals(void) {
     CHECK(v == NULL && strstr(err.message, "nesting") != NULL, "deep nesting: %s", err.message);
 }
 
-/* Every prefix and every one-byte change of a valid document: an answer, never a crash. */
+/* Every prefix and every one-byte change of a valid document: an answer, never a crash. An
+   answer is a parsed value or an error with a message; every proper prefix is an error, and the
+   whole document parses. */
+static int parse_answers(const char* text, size_t n) {
+    at_error err;
+    err.message[0] = '\0';
+    at_json* v = at_json_parse(text, n, &err);
+    int answered = v != NULL ? 2 : err.message[0] != '\0';
+    at_json_free(v);
+    return answered;
+}
+
 static void test_json_mutations(const char* doc) {
     size_t n = strlen(doc);
     char* copy = (char*)malloc(n);
-    at_error err;
+    int prefixes_refused = 1, mutations_answered = 1;
     for (size_t cut = 0; cut < n; cut++) {
         memcpy(copy, doc, cut); /* an exact-size buffer: ASan sees any read past it */
-        at_json_free(at_json_parse(copy, cut, &err));
+        prefixes_refused &= parse_answers(copy, cut) == 1;
     }
     for (int k = 0; k < 3000; k++) {
         memcpy(copy, doc, n);
         copy[rng() % n] = (char)(rng() & 0xff);
-        at_json_free(at_json_parse(copy, n, &err));
+        mutations_answered &= parse_answers(copy, n) != 0;
     }
+    memcpy(copy, doc, n);
+    CHECK(parse_answers(copy, n) == 2, "the unchanged document does not parse");
+    CHECK(prefixes_refused, "a proper prefix of the document parsed, or was refused without a message");
+    CHECK(mutations_answered, "a changed document was refused without a message");
     free(copy);
-    passed++;
 }
 
 /* ---- manifest ------------------------------------------------------------------------------- */
