@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .session import cycled_frame, peak_memory_mb, read_frames
+
 __all__ = ["compare_c_and_python", "CRowSession", "C_ROW_BACKEND"]
 
 C_ROW_BACKEND = "c-openvino"  # RowSpec.backend of a C tracker row (options: bundle, library, threads)
@@ -50,8 +52,8 @@ def compare_c_and_python(bundle: str | Path, library: str | Path, frames: list[n
         for tracker in (python, c_tracker):
             tracker.init(frames[0], init_box)
         for i in range(warmup + count):
-            frame = frames[1 + i % (len(frames) - 1)]
-            if i % (len(frames) - 1) == 0:
+            frame, restart = cycled_frame(frames, i)
+            if restart:
                 python.state = init_box
                 c_tracker.set_state(init_box)
             c_total, c_graph = _c_update(c_tracker, frame)
@@ -89,21 +91,20 @@ class CRowSession:
 
     def __init__(self, spec, frames_dir: str, init_box, warmup: int):
         from ..c_tracker import CTracker
-        from .session import _frames
 
         options = spec.options
         self.spec, self.init_box = spec, tuple(init_box)
-        self.frames = _frames(frames_dir)
+        self.frames = read_frames(frames_dir)
         self.tracker = CTracker(options["bundle"], options["library"], threads=options.get("threads") or 0)
         self.tracker.init(self.frames[0], self.init_box)
         self._steps = 0
         self.measure(0, 0, warmup)
 
     def _update(self) -> tuple[int, int]:
-        steps = len(self.frames) - 1
-        if self._steps % steps == 0:
+        frame, restart = cycled_frame(self.frames, self._steps)
+        if restart:
             self.tracker.set_state(self.init_box)
-        self.tracker.update(self.frames[1 + self._steps % steps])
+        self.tracker.update(frame)
         self._steps += 1
         timing = self.tracker.get_timing()
         return int(timing.last_update_ms * 1e6), int(timing.last_inference_ms * 1e6)
@@ -124,18 +125,13 @@ class CRowSession:
                 "e2e": [total for total, _ in updates], "outside": [total - graph for total, graph in updates]}
 
     def finish(self) -> dict:
-        from .session import _peak_memory_mb
+        from ..runtimes.openvino_backend import hinted_label
 
         info = self.tracker.get_info()
-        facts = {"streams": 1, "variant": info.get("variant"), "peak_rss_mb": _peak_memory_mb(), "gpu_peak_mb": None,
+        facts = {"streams": 1, "variant": info.get("variant"), "peak_rss_mb": peak_memory_mb(), "gpu_peak_mb": None,
                  "runtime": f"C library {self.tracker.library_version} over openvino {info['openvino_version']} "
                             f"(inference precision {info['inference_precision']})",
-                 "executes": _executes(self.spec.precision, info["inference_precision"])}
+                 "executes": hinted_label(self.spec.precision, info["inference_precision"])}
         self.tracker.close()
         return facts
 
-
-def _executes(precision: str, inference_precision: str) -> str:
-    """What the C tracker's graphs compute in, as the Python backend labels it: the float
-    precision, with int8 in front for an int8 bundle (its quantized layers run int8)."""
-    return f"int8+{inference_precision}" if precision == "int8" else inference_precision

@@ -18,16 +18,16 @@ import numpy as np
 
 from .timing import time_calls
 
-__all__ = ["RowSession", "serve"]
+__all__ = ["RowSession", "serve", "read_frames", "peak_memory_mb", "cycled_frame"]
 
 
-def _frames(frames_dir: str) -> list[np.ndarray]:
+def read_frames(frames_dir: str) -> list[np.ndarray]:
     from ..sources import open_source
 
     return list(open_source(frames_dir))
 
 
-def _peak_memory_mb() -> float:
+def peak_memory_mb() -> float:
     """This process's peak resident memory. VmHWM belongs to the process image, whereas
     ru_maxrss survives exec and would report the parent's peak in a spawned worker."""
     try:
@@ -56,6 +56,13 @@ def _gpu_peak_mb() -> float | None:
     return None
 
 
+def cycled_frame(frames: list[np.ndarray], step: int) -> tuple[np.ndarray, bool]:
+    """The frame of tracker update ``step`` when updates cycle through ``frames[1:]``, and whether
+    the tracker restarts from the initial box first (at the start of each cycle)."""
+    steps = len(frames) - 1
+    return frames[1 + step % steps], step % steps == 0
+
+
 class RowSession:
     """A loaded row: ``measure(frames, templates, warmup)`` times one segment."""
 
@@ -64,7 +71,7 @@ class RowSession:
         from ..tracker import BatchTracker
 
         self.spec, self.init_box = spec, tuple(init_box)
-        self.frames = _frames(frames_dir)
+        self.frames = read_frames(frames_dir)
         self.backend = load_backend(spec.backend, **spec.options)
         self.tracker = BatchTracker(self.backend)
         self.crops = self._trajectory_crops(4 * len(self.frames))
@@ -100,10 +107,10 @@ class RowSession:
     def _update(self, _: int) -> int:
         """One tracker update on the next frame (restarting from the initial box at the end of
         the sequence); returns the graph's share of it in ns."""
-        steps = len(self.frames) - 1
-        if self._tracker_steps % steps == 0:
+        frame, restart = cycled_frame(self.frames, self._tracker_steps)
+        if restart:
             self.tracker.states = [self.init_box] * self.tracker.size
-        self.tracker.update(self.frames[1 + self._tracker_steps % steps])
+        self.tracker.update(frame)
         self._tracker_steps += 1
         return int(self.backend.last_search_ms * 1e6)
 
@@ -122,7 +129,7 @@ class RowSession:
     def finish(self) -> dict:
         """What belongs to the process: its peak memory and what the backend runs."""
         info = self.backend.info
-        facts = {"streams": info.batch, "variant": info.variant, "peak_rss_mb": _peak_memory_mb(),
+        facts = {"streams": info.batch, "variant": info.variant, "peak_rss_mb": peak_memory_mb(),
                  "gpu_peak_mb": _gpu_peak_mb(), "runtime": self.backend.describe(),
                  "executes": _executes(self.backend)}
         self.backend.close()

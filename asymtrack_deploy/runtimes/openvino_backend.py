@@ -275,10 +275,10 @@ def executed_precisions(compiled) -> dict[str, int]:
 
 
 def hinted_label(precision: str, hint: str | None) -> str:
-    """What a compiled graph computes in, from its precision hint alone: "f32", "bf16", "f16",
-    with "int8+" in front for an int8 bundle (its quantized layers)."""
-    floats = {"float32": "f32", "f32": "f32", "bfloat16": "bf16", "bf16": "bf16", "float16": "f16", "f16": "f16"}
-    label = floats.get(str(hint).lower().replace("<type: '", "").rstrip("'>"), str(hint))
+    """What a compiled graph computes in, from its precision hint alone ("f32", "bf16", "f16", as
+    OpenVINO names them), with "int8+" in front for an int8 bundle (its quantized layers). Also
+    the C tracker's label in ``bench``, from the hint its library reports."""
+    label = hint or "unknown"
     return f"int8+{label}" if precision == "int8" else label
 
 
