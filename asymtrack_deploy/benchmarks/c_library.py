@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .session import cycled_frame, peak_memory_mb, read_frames
+from .. import catalogue
+from .frame_cycle import cycled_frame, read_frames
+from .host import peak_memory_mb
 
 __all__ = ["compare_c_and_python", "CRowSession", "C_ROW_BACKEND"]
 
@@ -47,7 +49,8 @@ def compare_c_and_python(bundle: str | Path, library: str | Path, frames: list[n
     from ..tracker import Tracker
 
     samples = {"c": [], "c_graph": [], "python": [], "python_graph": []}
-    python = Tracker(load_backend("openvino", bundle=bundle, threads=threads))
+    runs_c = next(name for name, entry in catalogue.backends().items() if entry.c_library)  # the C library's runtime
+    python = Tracker(load_backend(runs_c, bundle=bundle, threads=threads))
     with CTracker(bundle, library, threads=threads or 0) as c_tracker:
         for tracker in (python, c_tracker):
             tracker.init(frames[0], init_box)

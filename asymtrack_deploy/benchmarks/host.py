@@ -8,9 +8,11 @@ for reasons that have nothing to do with the row. ``bench`` records it per row a
 from __future__ import annotations
 
 import os
+import resource
 from dataclasses import dataclass
 
-__all__ = ["CpuTimes", "cpu_times", "steal_pct", "process_cpu_seconds", "isa_features", "STEAL_WARNING_PCT"]
+__all__ = ["CpuTimes", "cpu_times", "steal_pct", "process_cpu_seconds", "isa_features", "peak_memory_mb",
+           "STEAL_WARNING_PCT"]
 
 STEAL_WARNING_PCT = 10.0  # a row with more steal than this gets a warning next to the table
 
@@ -81,3 +83,16 @@ def isa_features(text: str | None = None) -> list[str]:
             flags |= set(value.split())
     table = _X86_FEATURES if "avx2" in flags or "sse2" in flags else _ARM_FEATURES
     return [name for flag, name in table.items() if flag in flags]
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the process image, whereas
+    ru_maxrss survives exec and would report the parent's peak in a spawned worker."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
