@@ -18,7 +18,6 @@ import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from types import MappingProxyType
 
 __all__ = [
     "PRECISIONS",
@@ -42,7 +41,6 @@ PLUGIN_GROUP = "asymtrack_deploy.backends"  # entry points naming a BackendEntry
 # bf16 is OpenVINO's only: ONNX Runtime 1.32's CPU provider has no bf16 kernel for MatMul, Add or
 # Relu and ONNX's Conv takes no bf16 (tried), and TensorRT is left at what has run (nothing here).
 _NO_BF16 = ("fp32", "fp16", "int8")
-_EMPTY: Mapping = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -91,8 +89,8 @@ class BackendEntry:
     checkpoint: bool = False
     device_option: str | None = None
     devices: tuple[str, ...] = ("cpu",)
-    labels: Mapping[str, str] = field(default=_EMPTY)
-    checkpoint_precisions: Mapping[str, tuple[str, ...]] = field(default=_EMPTY)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    checkpoint_precisions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     not_on_cuda: str = ""
     c_library: bool = False
     serving: ServingFacts | None = None
