@@ -80,7 +80,7 @@ def _summary(samples: dict, info: dict, count: int) -> dict:
         "python_outside_graph_ms": _median([t - g for t, g in zip(samples["python"], samples["python_graph"])]),
         "python_over_c": medians["python"] / medians["c"],
         "inference_precision": info["inference_precision"],
-        "openvino": info["openvino_version"],
+        "openvino_version": info["openvino_version"],  # the OpenVINO the C library runs on
     }
 
 

@@ -1,7 +1,7 @@
 """One export pipeline for every target; each target is a small converter.
 
 ``export_bundle(target, ...)`` does, for any target, in a staging folder that becomes the
-bundle only if every step passes (``staging``):
+bundle only if every step passes (``staged_folder``):
 
 1. check the options against the target's catalogue entry, make the int8 calibration crops
    (a bad source fails here, before anything is written) and let the converter check that its
@@ -37,7 +37,7 @@ from .calibration import DEFAULT_COUNT, CalibrationSet, calibration_set
 from .calibration_feeds import CalibrationFeeds, calibration_feeds
 from .onnx_graphs import DEFAULT_OPSET, check_opset, onnx_manifest, write_graphs
 from .simplify import DEFAULT_SIMPLIFIER
-from .staging import staged_bundle
+from ..staged_folder import staged_bundle
 from .weights import prepare_model
 
 __all__ = [

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .. import __version__, catalogue
 from ..bundle import MANIFEST_NAME, Bundle, load_bundle
-from ..export.staging import check_target, staged_bundle
+from ..staged_folder import check_target, staged_bundle
 
 __all__ = [
     "RECORD_NAME", "TRACKER_MODEL", "SEARCH_MODEL", "TrackerOptions", "write_repository", "read_record",

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..bundle import MANIFEST_NAME
+from .bundle import MANIFEST_NAME
 
 __all__ = ["staged_bundle", "check_target", "recover"]
 

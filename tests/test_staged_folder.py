@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from asymtrack_deploy.export.staging import recover, staged_bundle
+from asymtrack_deploy.staged_folder import recover, staged_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _killed(code: str, out: Path) -> None:
     """Run ``code`` in a fresh interpreter with ``out`` and ``staging`` defined; it kills itself."""
-    head = f"import os, signal, time\nfrom pathlib import Path\nfrom asymtrack_deploy.export import staging\nout = Path({str(out)!r})\n"
+    head = f"import os, signal, time\nfrom pathlib import Path\nfrom asymtrack_deploy import staged_folder as staging\nout = Path({str(out)!r})\n"
     result = subprocess.run([sys.executable, "-c", head + textwrap.dedent(code)], cwd=ROOT, timeout=60)
     assert result.returncode == -9
 
