@@ -87,7 +87,7 @@ def test_track_parity_and_info_run_the_plugins_bundle(plugin_paths, bench_run, t
     assert len(rows) == 5 and np.isfinite(rows).all()
     report = json.loads(cli(plugin_paths, "parity", "--bundle", bundle, "--max-frames", "6", "--json").stdout)
     assert report["passed"] is True and report["frames"] == 6
-    assert NAME in cli(plugin_paths, "info", "--bundle", bundle).stdout
+    assert "echo over onnxruntime" in cli(plugin_paths, "info", "--bundle", bundle, "--json").stdout
     assert re.search(rf"\b{NAME}\b", cli(plugin_paths, "export", "--help").stdout)
 
 
