@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -64,6 +65,10 @@ GRAPH_NAMES = ("template", "search")
 _DTYPES = ("uint8", "int8", "int32", "int64", "float16", "float32")
 SIZE_RANGE = (1, 4096)  # model.template_size, model.search_size (pixels)
 FACTOR_RANGE = (1e-3, 1e3)  # model.template_factor, model.search_factor
+# each variant's (template, search) crop sides: the shapes that tell a variant's graphs apart (tiny
+# and small differ only in depth, which no shape shows). models.asymtrack builds from this table;
+# the C library (runtime-c/src/at_manifest.c) keeps a copy.
+VARIANT_CROP_SIZES: dict[str, tuple[int, int]] = {"tiny": (128, 256), "small": (128, 256), "base": (192, 384)}
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -196,6 +201,20 @@ class ModelSpec:
             name=data.get("name", "AsymTrack"),
         )
 
+    def check_variant(self) -> None:
+        """The variant agrees with the crop sizes, which the graph's inputs are checked against
+        (the manifest's here, the graph files' own at a backend's load): an edited variant would
+        make ``info`` and every report name the wrong network."""
+        sizes = VARIANT_CROP_SIZES.get(self.variant)
+        if sizes is None:
+            raise ValueError(f"manifest: model.variant {self.variant!r} is not one of {', '.join(VARIANT_CROP_SIZES)}")
+        if sizes != (self.template_size, self.search_size):
+            fits = [v for v, s in VARIANT_CROP_SIZES.items() if s == (self.template_size, self.search_size)]
+            raise ValueError(
+                f"manifest: model.variant {self.variant!r} takes {sizes[0]} / {sizes[1]} pixel crops, but the graphs "
+                f"take {self.template_size} / {self.search_size} ({' or '.join(fits) or 'no known variant'}): "
+                "the manifest was edited or belongs to other graphs; re-export the bundle")
+
 
 def _in_range(data: Any, key: str, kind, limits: tuple[float, float]) -> Any:
     """A ``model`` number within ``limits`` (NaN never is): a crop size or factor out of range
@@ -234,8 +253,9 @@ class Preprocess:
     def from_dict(cls, data: Any) -> "Preprocess":
         w = "preprocess"
         mean, std = _need(data, "mean", list, w), _need(data, "std", list, w)
-        if len(mean) != 3 or len(std) != 3:
-            raise ValueError(f"manifest: preprocess.mean and .std need 3 values each, got {mean} and {std}")
+        numbers = [v for v in (*mean, *std) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+        if len(mean) != 3 or len(std) != 3 or len(numbers) != 6:
+            raise ValueError(f"manifest: preprocess.mean and .std need 3 finite numbers each, got {mean} and {std}")
         fixed = {key: _need(data, key, type(value), w) for key, value in _GRAPH_INPUT.items()}
         for key, value in fixed.items():
             if value != _GRAPH_INPUT[key]:
@@ -418,6 +438,7 @@ class Manifest:
             raise ValueError(f"manifest: the template graph's outputs {sorted(template_out)} must be the state "
                              f"tensors {self.state_names}")
         self._check_crop_inputs()
+        self.model.check_variant()  # against the sizes the graphs' crop inputs were just checked for
         self._check_output_roles()
 
     def _check_crop_inputs(self) -> None:
