@@ -36,10 +36,12 @@ import hashlib
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .folders import leftovers, restore_replaced
 from .tracker_spec import InferenceSpec, TrackerRules
 
 __all__ = [
@@ -562,6 +564,8 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
     file exists with its recorded sha256. Any problem is a ValueError naming the file."""
     root = Path(path)
     if not root.is_dir():
+        _restore_interrupted_replace(root)
+    if not root.is_dir():
         raise ValueError(f"{root}: no such bundle folder")
     manifest_path = root / MANIFEST_NAME
     if not manifest_path.is_file():
@@ -577,6 +581,20 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
         raise ValueError(f"{manifest_path}: {exc}") from exc
     _check_files(root, manifest, verify)
     return Bundle(root, manifest)
+
+
+def _restore_interrupted_replace(root: Path) -> None:
+    """An ``export --force`` killed between its two renames left no bundle at ``root`` and the
+    complete old one beside it: rename it back (a warning says so), or say how to."""
+    try:
+        restored = restore_replaced(root)
+    except OSError as exc:
+        old = next((p for p in leftovers(root) if p.name.endswith(".old")), None)
+        raise ValueError(f"{root}: no such bundle folder; an interrupted export --force left the previous bundle "
+                         f"in {old}, which could not be renamed back ({exc.strerror or exc}): mv '{old}' '{root}'") from exc
+    if restored is not None:
+        warnings.warn(f"{root}: restored from {restored.name}, where an interrupted export --force had left it",
+                      RuntimeWarning, stacklevel=3)
 
 
 def _check_files(root: Path, manifest: Manifest, verify: bool) -> None:
