@@ -48,8 +48,8 @@ def test_a_batch_beyond_the_bound_is_refused_at_once(tmp_path):
     started = time.monotonic()
     result = _run("--out", tmp_path / "b", "--random-weights", "--batch", 100000)
     assert result.exit_code == 2, result.output
-    assert "batch must be an integer from 1 to 64, got 100000" in " ".join(result.output.split())
-    assert time.monotonic() - started < 60  # the options are checked before any model is built
+    assert "--batch must be an integer from 1 to 64, got 100000" in " ".join(result.output.split())
+    assert time.monotonic() - started < 30  # checked before torch or any model is loaded
     assert list(tmp_path.iterdir()) == []  # no bundle, no .partial folder
     with pytest.raises(ValueError, match="from 1 to 64, got 65"):
         export_bundle("onnx", checkpoint=None, random_weights=True, variant="tiny", out_dir=tmp_path / "b", batch=65)
