@@ -24,7 +24,9 @@ from ..runtimes.base import Backend, require
 from ..boxes import check_box_in_frame
 from ..tracker import TrackResult, check_frame
 
-__all__ = ["StreamTable", "UnknownStreamError", "STATE_HANDLES"]
+__all__ = ["StreamTable", "UnknownStreamError", "STATE_HANDLES", "MAX_STREAM_ID"]
+
+MAX_STREAM_ID = 2**63 - 1  # Triton's gRPC carries sequence ids as int64; HTTP would take up to 2**64 - 1
 
 
 class UnknownStreamError(KeyError):
