@@ -37,11 +37,14 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .folders import leftovers, restore_replaced
 from .tracker_spec import InferenceSpec, TrackerRules
 
 __all__ = [
@@ -67,6 +70,10 @@ GRAPH_NAMES = ("template", "search")
 _DTYPES = ("uint8", "int8", "int32", "int64", "float16", "float32")
 SIZE_RANGE = (1, 4096)  # model.template_size, model.search_size (pixels)
 FACTOR_RANGE = (1e-3, 1e3)  # model.template_factor, model.search_factor
+# each variant's (template, search) crop sides: the shapes that tell a variant's graphs apart (tiny
+# and small differ only in depth, which no shape shows). models.asymtrack builds from this table;
+# the C library (runtime-c/src/at_manifest.c) keeps a copy.
+VARIANT_CROP_SIZES: dict[str, tuple[int, int]] = {"tiny": (128, 256), "small": (128, 256), "base": (192, 384)}
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -199,6 +206,20 @@ class ModelSpec:
             name=data.get("name", "AsymTrack"),
         )
 
+    def check_variant(self) -> None:
+        """The variant agrees with the crop sizes, which the graph's inputs are checked against
+        (the manifest's here, the graph files' own at a backend's load): an edited variant would
+        make ``info`` and every report name the wrong network."""
+        sizes = VARIANT_CROP_SIZES.get(self.variant)
+        if sizes is None:
+            raise ValueError(f"manifest: model.variant {self.variant!r} is not one of {', '.join(VARIANT_CROP_SIZES)}")
+        if sizes != (self.template_size, self.search_size):
+            fits = [v for v, s in VARIANT_CROP_SIZES.items() if s == (self.template_size, self.search_size)]
+            raise ValueError(
+                f"manifest: model.variant {self.variant!r} takes {sizes[0]} / {sizes[1]} pixel crops, but the graphs "
+                f"take {self.template_size} / {self.search_size} ({' or '.join(fits) or 'no known variant'}): "
+                "the manifest was edited or belongs to other graphs; re-export the bundle")
+
 
 def _in_range(data: Any, key: str, kind, limits: tuple[float, float]) -> Any:
     """A ``model`` number within ``limits`` (NaN never is): a crop size or factor out of range
@@ -237,8 +258,9 @@ class Preprocess:
     def from_dict(cls, data: Any) -> "Preprocess":
         w = "preprocess"
         mean, std = _need(data, "mean", list, w), _need(data, "std", list, w)
-        if len(mean) != 3 or len(std) != 3:
-            raise ValueError(f"manifest: preprocess.mean and .std need 3 values each, got {mean} and {std}")
+        numbers = [v for v in (*mean, *std) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+        if len(mean) != 3 or len(std) != 3 or len(numbers) != 6:
+            raise ValueError(f"manifest: preprocess.mean and .std need 3 finite numbers each, got {mean} and {std}")
         fixed = {key: _need(data, key, type(value), w) for key, value in _GRAPH_INPUT.items()}
         for key, value in fixed.items():
             if value != _GRAPH_INPUT[key]:
@@ -421,6 +443,7 @@ class Manifest:
             raise ValueError(f"manifest: the template graph's outputs {sorted(template_out)} must be the state "
                              f"tensors {self.state_names}")
         self._check_crop_inputs()
+        self.model.check_variant()  # against the sizes the graphs' crop inputs were just checked for
         self._check_output_roles()
 
     def _check_crop_inputs(self) -> None:
@@ -544,6 +567,8 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
     file exists with its recorded sha256. Any problem is a ValueError naming the file."""
     root = Path(path)
     if not root.is_dir():
+        _restore_interrupted_replace(root)
+    if not root.is_dir():
         raise ValueError(f"{root}: no such bundle folder")
     manifest_path = root / MANIFEST_NAME
     if not manifest_path.is_file():
@@ -559,6 +584,20 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
         raise ValueError(f"{manifest_path}: {exc}") from exc
     _check_files(root, manifest, verify)
     return Bundle(root, manifest)
+
+
+def _restore_interrupted_replace(root: Path) -> None:
+    """An ``export --force`` killed between its two renames left no bundle at ``root`` and the
+    complete old one beside it: rename it back (a warning says so), or say how to."""
+    try:
+        restored = restore_replaced(root)
+    except OSError as exc:
+        old = next((p for p in leftovers(root) if p.name.endswith(".old")), None)
+        raise ValueError(f"{root}: no such bundle folder; an interrupted export --force left the previous bundle "
+                         f"in {old}, which could not be renamed back ({exc.strerror or exc}): mv '{old}' '{root}'") from exc
+    if restored is not None:
+        warnings.warn(f"{root}: restored from {restored.name}, where an interrupted export --force had left it",
+                      RuntimeWarning, stacklevel=3)
 
 
 def _check_files(root: Path, manifest: Manifest, verify: bool) -> None:

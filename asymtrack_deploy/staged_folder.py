@@ -9,7 +9,8 @@ What a killed process leaves behind, the next write to the same target puts righ
 (``recover``): a staging folder (``.NAME.PID.XXXX.partial``) of a process that is gone is
 removed, and an old folder set aside for a replace (``.NAME.PID.XXXX.old``) is renamed back when
 the kill came between the two renames (the target is missing), or removed when the new folder
-is in place. Folders of a process that is still running are left alone.
+is in place. Folders of a process that is still running are left alone. The finding and the
+restoring live in ``folders`` (the bundle reader restores an interrupted replace too).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .bundle import MANIFEST_NAME
+from .folders import leftovers, restore_replaced
 
 __all__ = ["staged_bundle", "check_target", "recover"]
 
@@ -88,36 +90,10 @@ def recover(out_dir: str | os.PathLike) -> list[str]:
     returns what was done, one line each."""
     out_dir = Path(out_dir)
     done = []
-    for leftover in _leftovers(out_dir):
-        if leftover.name.endswith(".old") and not out_dir.exists():
-            os.rename(leftover, out_dir)
-            done.append(f"restored {out_dir} from {leftover.name} (a replace was interrupted)")
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)
-            done.append(f"removed {leftover.name}, left by an interrupted write")
+    restored = restore_replaced(out_dir)
+    if restored is not None:
+        done.append(f"restored {out_dir} from {restored.name} (a replace was interrupted)")
+    for leftover in leftovers(out_dir):
+        shutil.rmtree(leftover, ignore_errors=True)
+        done.append(f"removed {leftover.name}, left by an interrupted write")
     return done
-
-
-def _leftovers(out_dir: Path) -> list[Path]:
-    """The ``.partial`` and ``.old`` folders of ``out_dir`` whose process is gone, newest first
-    (the newest ``.old`` is the bundle to restore)."""
-    if not out_dir.parent.is_dir():
-        return []
-    prefix = f".{out_dir.name}."
-    found = [p for p in out_dir.parent.iterdir() if p.name.startswith(prefix) and p.is_dir() and not p.is_symlink()
-             and p.name.endswith((".partial", ".old")) and not _owner_alive(p.name[len(prefix):])]
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
-
-
-def _owner_alive(rest: str) -> bool:
-    """Whether the process named in ``PID.XXXX.partial`` runs (names without a pid: gone)."""
-    pid = rest.split(".", 1)[0]
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True

@@ -79,6 +79,10 @@ class TrackerStep:
         """The template crops (batch-shaped) around each box."""
         return self._crops(frames, boxes, self.rules.template, canvases)[0]
 
+    def template_crop(self, frame: np.ndarray, box, canvas: CropCanvas | None = None) -> np.ndarray:
+        """One target's template crop."""
+        return crop_rgb(frame, box, self.rules.template, self.color_order, canvas)[0]
+
     def search_crops(self, frames: list[np.ndarray], boxes: list, canvases: list | None = None):
         """The search crops (batch-shaped) around each box, and each crop's resize factor."""
         return self._crops(frames, boxes, self.rules.search, canvases)
@@ -107,6 +111,11 @@ class BatchTracker:
     share one frame. This is how one accelerator serves many streams; ``Tracker`` is the
     BatchTracker of one target. ``clip_margin`` None: the bundle's (``backend.info.rules``,
     from the manifest); a number replaces it.
+
+    ``init`` starts every row; ``add(row, frame, box)`` starts or replaces one row and
+    ``remove(row)`` empties one, while the other rows keep their template and their boxes: the
+    template crops are kept, so the template branch reruns on the kept rows' own crops (the graph
+    takes the whole batch) and their state comes out as before, not re-cropped from this frame.
     """
 
     def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float | None = None):
@@ -115,7 +124,10 @@ class BatchTracker:
         self.size = backend.info.batch
         self._canvases = [CropCanvas() for _ in range(self.size)]  # per target: crops past the frame edge
         self._template_state = None
-        self.states: list[tuple[float, float, float, float]] = []
+        side = backend.info.template_size
+        self._template_crops = np.zeros((self.size, side, side, 3), np.uint8)  # row i: target i's template
+        self._active = [False] * self.size
+        self.states: list[tuple[float, float, float, float] | None] = []
 
     @property
     def backend(self) -> Backend:
@@ -132,15 +144,30 @@ class BatchTracker:
 
     @property
     def initialized(self) -> bool:
-        return self._template_state is not None
+        return self._template_state is not None and any(self._active)
 
-    def _frames(self, frames) -> list[np.ndarray]:
+    @property
+    def active_rows(self) -> list[int]:
+        """The rows that follow a target (``init`` or ``add``, not ``remove``d since)."""
+        return [i for i, on in enumerate(self._active) if on]
+
+    def _frames(self, frames) -> list[np.ndarray | None]:
         frames = [frames] * self.size if isinstance(frames, np.ndarray) else list(frames)
         if len(frames) != self.size:
             raise ValueError(f"expected {self.size} frames (one per target) or one shared frame, got {len(frames)}")
-        for frame in frames:
+        for i, frame in enumerate(frames):
+            if frame is None and not self._active[i]:
+                continue  # an empty row needs no frame
             check_frame(frame)
         return frames
+
+    def _row(self, row) -> int:
+        if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < self.size:
+            raise ValueError(f"row must be an integer in [0, {self.size - 1}] (the backend's batch), got {row!r}")
+        return int(row)
+
+    def _template_crop(self, frame, box, row: int) -> np.ndarray:
+        return self.step.template_crop(frame, box, self._canvases[row])
 
     def init(self, frames, boxes) -> None:
         """Crop each target's template and run the template branch once for all of them."""
@@ -149,16 +176,48 @@ class BatchTracker:
         if len(boxes) != self.size:
             raise ValueError(f"expected {self.size} boxes (the backend's batch), got {len(boxes)}")
         boxes = [check_box_in_frame(b, f.shape[1], f.shape[0]) for b, f in zip(boxes, frames)]
-        self._template_state = self.step.template(frames, boxes, self._canvases)
+        crops = _batch_of([self._template_crop(f, b, i) for i, (f, b) in enumerate(zip(frames, boxes))], self.size)
+        self._template_state = self.backend.template(crops)
+        self._template_crops[...] = crops
+        self._active = [True] * self.size
         self.states = boxes
 
-    def update(self, frames) -> list[TrackResult]:
-        """Track every target into its frame; one result per target."""
+    def add(self, row: int, frame: np.ndarray, box) -> None:
+        """Start following ``box`` in row ``row`` (replacing its target, if any); the other rows
+        keep their template state and their boxes."""
+        row = self._row(row)
+        check_frame(frame)
+        box = check_box_in_frame(box, frame.shape[1], frame.shape[0])
+        crops = self._template_crops.copy()
+        crops[row] = self._template_crop(frame, box, row)
+        self._template_state = self.backend.template(crops)
+        self._template_crops = crops
+        self._active[row] = True
+        self.states = list(self.states) if self.states else [None] * self.size
+        self.states[row] = box
+
+    def remove(self, row: int) -> None:
+        """Stop following row ``row``'s target: ``update`` takes None for its frame and gives None
+        for its result; the other rows go on unchanged."""
+        row = self._row(row)
+        if not self._active[row]:
+            raise ValueError(f"row {row} follows no target (start one with add(row, frame, box))")
+        self._active[row] = False
+        self.states[row] = None
+
+    def update(self, frames) -> list[TrackResult | None]:
+        """Track every target into its frame; one result per row (None for an empty row)."""
         if not self.initialized:
-            raise RuntimeError("update() called before init(): call init(frame, box) first")
+            raise RuntimeError("update() called before init(): call init(frames, boxes) or add(row, frame, box) first")
         frames = self._frames(frames)
-        results = self.step.track(frames, self.states, self._template_state, self._canvases)
-        self.states = [r.box for r in results]
+        placeholder = next(f for f, on in zip(frames, self._active) if on)
+        # an empty row still fills its slot of the batch: any active row's frame and box, result dropped
+        stand_in = self.states[self.active_rows[0]]
+        filled = [f if on else placeholder for f, on in zip(frames, self._active)]
+        boxes = [s if on else stand_in for s, on in zip(self.states, self._active)]
+        found = self.step.track(filled, boxes, self._template_state, self._canvases)
+        results = [r if on else None for r, on in zip(found, self._active)]
+        self.states = [r.box if r is not None else None for r in results]
         return results
 
 

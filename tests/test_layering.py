@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "asymtrack_deploy"
 # layer, nothing else (no upward and no sideways import, no exception). Derived from nothing but
 # this order and the source; every name here must be a module or package of the source.
 LAYERS: list[set[str]] = [
-    {"bundle", "catalogue", "boxes", "crop", "sources", "demo", "datasets", "tracker_spec", "staged_folder"},
+    {"bundle", "catalogue", "boxes", "crop", "sources", "demo", "datasets", "tracker_spec", "staged_folder",
+     "limits", "folders"},
     {"models"},  # the PyTorch reference (torch only); of the runtime side only runtimes.torch_backend uses it
     {"runtimes"},
     {"tracker"},

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..catalogue import PRECISIONS, backend_names
+from ..limits import MAX_THREADS
 from .console import err, fail, out
 from .options import Variant
 
@@ -17,7 +18,7 @@ def command(
     backends: Annotated[Optional[str], typer.Option(help="Comma-separated backends (default: all installed).")] = None,
     precisions: Annotated[str, typer.Option(help="Comma-separated precisions to try.")] = ",".join(PRECISIONS),
     device: Annotated[str, typer.Option(help="cpu or cuda (torch rows and the baseline).")] = "cpu",
-    threads: Annotated[Optional[int], typer.Option(min=1, help="Threads per backend (default: the library's).")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="Threads per backend (default: the library's).")] = None,
     frames: Annotated[int, typer.Option(min=2, help="Timed frames per row.")] = 200,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up frames per row.")] = 20,
     rounds: Annotated[int, typer.Option(min=1, help="Interleaved rounds: each measures every row, in rotated order; speed-ups are the median of the per-round ratios.")] = 5,

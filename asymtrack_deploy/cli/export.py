@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..limits import check_batch
 from .common import parse_box
 from .console import err, fail, out
 from .options import Precision, Target, Variant
@@ -47,6 +48,10 @@ def command(
     instances: Annotated[Optional[int], typer.Option(min=1, help=SERVING_HELP["instances"])] = None,
     max_batch: Annotated[Optional[int], typer.Option(min=1, help=SERVING_HELP["max_batch"])] = None,
 ) -> None:
+    try:  # before torch and the exporters are imported: refused in a fraction of a second
+        check_batch(batch, "--batch")
+    except ValueError as exc:
+        fail(str(exc))
     if checkpoint is not None and random_weights:
         raise typer.BadParameter("give either --checkpoint or --random-weights, not both")
     if checkpoint is None and not random_weights:

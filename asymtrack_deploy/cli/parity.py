@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..limits import MAX_THREADS
 from .common import frame_source, parse_box
 from .console import err, fail, out
 
@@ -22,7 +23,7 @@ def command(
     max_frames: Annotated[Optional[int], typer.Option(min=2, help="Use at most this many frames.")] = None,
     min_iou: Annotated[Optional[float], typer.Option(help="Teacher-forced IoU every frame must reach (default per precision).")] = None,
     backend: Annotated[Optional[str], typer.Option(help="Backend to run the bundle with (default: from its target).")] = None,
-    threads: Annotated[Optional[int], typer.Option(min=1, help="Threads for each backend (default: the library's).")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="Threads for each backend (default: the library's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     from ..parity import ParityThresholds, run_parity

@@ -31,7 +31,7 @@ def command(
         bool, typer.Option("--install/--no-install",
                            help="Unpack the server binary from the nvidia-pytriton wheel (55 MB, once) if none is found.")
     ] = True,
-    log: Annotated[Optional[Path], typer.Option(help="Server log file (default: a temporary file).")] = None,
+    log: Annotated[Optional[Path], typer.Option(help="Server log file (default: a temporary file, removed after a clean stop, named in any error).")] = None,
 ) -> None:
     from ..serving.server import ServerError, TritonServer
 
@@ -51,19 +51,21 @@ def command(
 
 def _serve_until_stopped(server) -> None:
     """Wait; Ctrl-C or SIGTERM stop the server's whole process group. A server that exits by
-    itself is an error (exit 1) with the end of its log."""
+    itself is an error (exit 1): one line with the log's last error line and the log's path."""
     def stop_on_sigterm(signum, frame):
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         code = server.wait()
-        fail(f"tritonserver exited by itself (code {code}); its log ends:\n{server.log_tail()}", code=1)
+        fail(f"tritonserver exited by itself (code {code}): {server.log_reason()} (its log: {server.log_path})",
+             code=1)
     except KeyboardInterrupt:
         err.print("stopping ...")
     finally:
         server.stop()
         signal.signal(signal.SIGTERM, previous)
+    server.remove_log()  # a clean stop: the temporary log goes (a --log file stays)
     err.print("stopped")
 
 

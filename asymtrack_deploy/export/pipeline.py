@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .. import catalogue
 from ..bundle import MANIFEST_NAME, Bundle, GraphSpec, Manifest, SourceSpec, load_bundle, write_manifest
+from ..limits import check_batch
 from ..parity import ParityCrops, compare_on_crops, parity_crops, tolerance_for
 from ..runtimes import Backend, load_backend
 from .calibration import DEFAULT_COUNT, CalibrationSet, calibration_set
@@ -149,8 +150,7 @@ class ExportOptions:
 
     def check(self, entry: catalogue.TargetEntry) -> None:
         """Usage errors, as ValueErrors that name the option and what it accepts."""
-        if not isinstance(self.batch, int) or isinstance(self.batch, bool) or self.batch < 1:
-            raise ValueError(f"batch must be a positive integer, got {self.batch!r}")
+        check_batch(self.batch)
         check_opset(self.opset)
         if self.precision not in entry.precisions:
             raise ValueError(_precision_message(entry, self.precision))

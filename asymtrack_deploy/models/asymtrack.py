@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..bundle import VARIANT_CROP_SIZES
+
 __all__ = ["AsymTrack", "VariantConfig", "VARIANTS", "TemplateState", "GraphForm", "EAGER", "COUNTED"]
 
 TemplateState = dict[str, torch.Tensor]
@@ -86,9 +88,9 @@ class VariantConfig:
 
 
 VARIANTS: dict[str, VariantConfig] = {
-    "tiny": VariantConfig("tiny", depths=(2, 2, 1), search_size=256, template_size=128),
-    "small": VariantConfig("small", depths=(2, 2, 3), search_size=256, template_size=128),
-    "base": VariantConfig("base", depths=(2, 2, 3), search_size=384, template_size=192),
+    name: VariantConfig(name, depths=depths, template_size=VARIANT_CROP_SIZES[name][0],
+                        search_size=VARIANT_CROP_SIZES[name][1])
+    for name, depths in (("tiny", (2, 2, 1)), ("small", (2, 2, 3)), ("base", (2, 2, 3)))
 }
 
 

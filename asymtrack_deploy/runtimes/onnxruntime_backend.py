@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..bundle import Bundle, TensorSpec
+from ..limits import check_threads
 from .base import BackendInfo, BundleBackend, check_graph_io, require
 
 __all__ = ["OnnxRuntimeBackend", "OrtTemplateState", "resolve_providers", "PROVIDER_ALIASES"]
@@ -135,8 +136,7 @@ class OnnxRuntimeBackend(BundleBackend):
         for key, value in (config or {}).items():
             options.add_session_config_entry(key, str(value))
         if threads is not None:
-            if not isinstance(threads, int) or threads < 1:
-                raise ValueError(f"threads must be a positive integer, got {threads!r}")
+            check_threads(threads)
             options.intra_op_num_threads = threads
         return options
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..bundle import Bundle
+from ..limits import check_threads
 from .base import BackendInfo, BundleBackend, check_graph_io, require
 
 __all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE", "executed_precisions", "executed_label",
@@ -128,8 +129,7 @@ class OpenVinoBackend(BundleBackend):
     def _device_config(self, core, threads: int | None, precision: str | None) -> tuple[dict, list[str]]:
         """LATENCY hint, the inference precision and the thread count, each only where the
         device has the property (AUTO and GPU lack some); the rest is reported, not set."""
-        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        check_threads(threads)
         wanted = {"PERFORMANCE_HINT": "LATENCY"}
         hint = precision or self._precision_hint(core, self.bundle.manifest.inference.openvino_precision_hint)
         check_bf16(core, self.device, hint)

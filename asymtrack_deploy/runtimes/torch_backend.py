@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from ..demo import checkpoint_or_demo, default_checkpoint
+from ..limits import check_threads
 from ..tracker_spec import StepRules
 from .base import Backend, BackendInfo, require
 
@@ -60,6 +61,7 @@ class TorchBackend(Backend):
         super().__init__()
         self.torch = require("torch", "torch")
         self.device, self.dtype = self._placement(device, precision)
+        check_threads(threads)
         if threads:
             self.torch.set_num_threads(threads)
         if model is None:

@@ -24,10 +24,10 @@ from ..runtimes.base import require
 from ..boxes import check_box_in_frame
 from ..tracker import TrackResult, check_frame
 from .repository import TRACKER_MODEL
+from .streams import MAX_STREAM_ID
 
 __all__ = ["TritonTracker", "StreamLostError", "MAX_STREAM_ID", "pick_server"]
 
-MAX_STREAM_ID = 2**63 - 1
 _LOST_MARKERS = ("must specify the START flag", "has no template")
 _ENCODINGS = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}
 

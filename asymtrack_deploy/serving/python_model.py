@@ -27,7 +27,7 @@ import numpy as np
 from .. import __version__, catalogue
 from ..bundle import MANIFEST_NAME, load_bundle
 from ..runtimes import load_backend
-from .streams import StreamTable, UnknownStreamError
+from .streams import MAX_STREAM_ID, StreamTable, UnknownStreamError
 
 __all__ = ["TritonPythonModel", "Request", "parse_request", "open_table"]
 
@@ -52,10 +52,11 @@ def _frame(get) -> np.ndarray | None:
     """FRAME (uint8 1 x H x W x 3) or FRAME_ENCODED (1 x N uint8: the bytes of a JPEG or PNG file),
     decoded to BGR. Encoded bytes travel as UINT8, not BYTES: the r24.10 stub crashes decoding
     BYTES inputs under numpy 2."""
-    raw = get("FRAME")
+    raw, encoded = get("FRAME"), get("FRAME_ENCODED")
+    if raw is not None and encoded is not None:  # which one to track would be a guess
+        raise ValueError("the request carries both FRAME and FRAME_ENCODED: send one of them")
     if raw is not None:
         return np.ascontiguousarray(raw[0])
-    encoded = get("FRAME_ENCODED")
     if encoded is None:
         return None
     data = np.ascontiguousarray(encoded.reshape(-1), dtype=np.uint8)
@@ -202,6 +203,8 @@ def _checked(req: Request) -> Request:
     """What every request needs before it reaches the graphs."""
     if req.stream_id == 0:
         raise ValueError("no sequence id: send every frame with a sequence id (the stream) > 0")
+    if req.stream_id > MAX_STREAM_ID:  # HTTP carries up to 2**64 - 1; gRPC and the README stop here
+        raise ValueError(f"sequence id {req.stream_id} is above 2**63 - 1, the largest stream id")
     if req.start and (req.frame is None or req.box is None):
         raise ValueError(f"stream {req.stream_id}: the START request needs a frame and INIT_BOX (x, y, w, h)")
     if req.box is not None and req.box.size != 4:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from .. import __version__, catalogue
 from ..bundle import MANIFEST_NAME, Bundle, load_bundle
+from ..limits import check_batch, check_threads
 from ..staged_folder import check_target, staged_bundle
 
 __all__ = [
@@ -87,12 +88,12 @@ class TrackerOptions:
         served = serving_backends()
         if self.backend not in served:
             raise ValueError(f"the tracker model runs {' or '.join(served)} bundles, not {self.backend!r}")
-        for name in ("instances", "max_batch", "streams_per_instance"):
+        for name in ("instances", "streams_per_instance"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
-            raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
+        check_batch(self.max_batch, "max_batch")
+        check_threads(self.threads)
         if not self.idle_seconds > 0:
             raise ValueError(f"idle_seconds must be > 0, got {self.idle_seconds!r}")
 

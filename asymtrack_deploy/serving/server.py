@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import site
@@ -183,6 +184,7 @@ class TritonServer:
         self.install = install
         self.exit_timeout = exit_timeout
         self.startup_timeout = startup_timeout
+        self._temporary_log = not log_path  # removed after a clean run; kept (and named) after a failure
         self.log_path = Path(log_path) if log_path else Path(tempfile.mkstemp(prefix="tritonserver-", suffix=".log")[1])
         self.process: subprocess.Popen | None = None
 
@@ -240,11 +242,24 @@ class TritonServer:
         except OSError:
             return ""
 
+    def log_reason(self) -> str:
+        """The log's last error line, for a one-line message that names the log for the rest."""
+        errors = [line.strip() for line in self.log_tail(20000).splitlines()
+                  if "error" in line.lower() or re.match(r"E\d{4} ", line)]  # glog's error lines: E<mmdd>
+        return _one_line(errors[-1]) if errors else "no error line in its log"
+
+    def remove_log(self) -> None:
+        """Delete the log when it is this object's temporary file (a --log file is the user's)."""
+        if self._temporary_log:
+            self.log_path.unlink(missing_ok=True)
+
     def __enter__(self) -> "TritonServer":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         self.stop()
+        if exc_type is None:
+            self.remove_log()
 
     # -- internals ---------------------------------------------------------------------------
     def _command(self, install: ServerInstall) -> list[str]:
@@ -258,8 +273,8 @@ class TritonServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerError(f"tritonserver exited with code {self.process.returncode}; its log "
-                                  f"({self.log_path}) ends:\n{self.log_tail()}")
+                raise ServerError(f"tritonserver exited with code {self.process.returncode}: {self.log_reason()} "
+                                  f"(its log: {self.log_path})")
             if self._get("/v2/health/ready") == 200:
                 return
             time.sleep(0.2)
@@ -275,8 +290,8 @@ class TritonServer:
             body = {"parameters": {"config": json.dumps(config)}}
         status, text = self._post(f"/v2/repository/models/{TRACKER_MODEL}/load", body)
         if status != 200:
-            raise ServerError(f"Triton could not load the {TRACKER_MODEL!r} model: {_error_text(text)}\n"
-                              f"log ({self.log_path}) ends:\n{self.log_tail()}")
+            raise ServerError(f"Triton could not load the {TRACKER_MODEL!r} model: {_one_line(_error_text(text))} "
+                              f"(its log: {self.log_path})")
 
     def _get(self, path: str) -> int:
         try:
@@ -300,6 +315,12 @@ def _error_text(text: str) -> str:
         return json.loads(text).get("error", text)
     except (json.JSONDecodeError, AttributeError):
         return text
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    """``text`` on one line, at most ``limit`` characters (a server message can carry a traceback)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _signal_group(group: int, sig: int) -> None:

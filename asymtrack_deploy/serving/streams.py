@@ -25,7 +25,9 @@ from ..boxes import check_box_in_frame
 from ..runtimes.base import Backend
 from ..tracker import TrackerStep, TrackResult, check_frame
 
-__all__ = ["StreamTable", "UnknownStreamError"]
+__all__ = ["StreamTable", "UnknownStreamError", "MAX_STREAM_ID"]
+
+MAX_STREAM_ID = 2**63 - 1  # Triton's gRPC carries sequence ids as int64; HTTP would take up to 2**64 - 1
 
 
 class UnknownStreamError(KeyError):

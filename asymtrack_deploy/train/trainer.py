@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from ..limits import check_threads
 from ..models import CheckpointError, build_model, is_deploy_form, load_checkpoint, read_state_dict, save_checkpoint
 from .data import DataSpec, build_dataset, parse_data_spec
 from .losses import tracking_loss
@@ -72,6 +73,7 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "samples_per_epoch", "save_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_threads(self.threads, "--threads")
         if not self.data:
             raise ValueError("no training data: give at least one --data NAME=ROOT")
         if self.backbone_lr_multiplier is not None and self.backbone_lr_multiplier < 0:
@@ -282,6 +284,9 @@ class Trainer:
         use_scaler = self.amp and self.dist.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
         self.start_epoch = self._resume() if config.resume else 1
+        if self.start_epoch > config.epochs:  # a finished run: nothing to train, which is not success
+            raise ValueError(f"{config.resume} finished epoch {self.start_epoch - 1}, and --epochs is {config.epochs}: "
+                             f"nothing left to train; pass --epochs {self.start_epoch} or more to train on")
         self.net = self._wrap(self.model)
         self.loader = self._build_loader()
         self.log = RunLog(config.out, self.dist.main, self.start_epoch if config.resume else None)

@@ -104,7 +104,7 @@ ASYMTRACK_API const char* asymtrack_status_name(int status);
  * Opens the bundle in `folder`: reads manifest.json, checks its schema version, its rules and
  * the sha256 of every file it lists, and compiles both graphs once on `device` ("CPU", "GPU",
  * "AUTO"...; NULL means "CPU") with the manifest's inference precision. `threads` > 0 sets
- * OpenVINO's CPU inference threads, 0 leaves OpenVINO's choice.
+ * OpenVINO's CPU inference threads (at most 1024), 0 leaves OpenVINO's choice.
  * Like sqlite3_open, *out_bundle receives a handle even on failure (except when memory runs
  * out: then NULL), so that asymtrack_bundle_last_error() can say why; close it in any case.
  */

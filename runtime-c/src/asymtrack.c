@@ -68,11 +68,16 @@ static double now_ms(void) {
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+/* The Python side's bound (asymtrack_deploy/limits.py, MAX_THREADS). */
+#define AT_MAX_THREADS 1024
+
 static int ov_failed(at_error* err, ov_status_e status, const char* what) {
     if (status == OK) return ASYMTRACK_OK;
-    const char* detail = ov_get_last_err_msg();
-    return at_fail(err, ASYMTRACK_ERROR_RUNTIME, "OpenVINO: %s failed (%s)%s%.600s", what, ov_get_error_info(status),
-                   detail && *detail ? ": " : "", detail ? detail : "");
+    const char* detail = ov_get_last_err_msg(); /* a copy this call owns: ov_free below */
+    int s = at_fail(err, ASYMTRACK_ERROR_RUNTIME, "OpenVINO: %s failed (%s)%s%.600s", what, ov_get_error_info(status),
+                    detail && *detail ? ": " : "", detail ? detail : "");
+    if (detail) ov_free(detail);
+    return s;
 }
 
 static void copy_text(char* out, size_t size, const char* text) {
@@ -207,9 +212,9 @@ static void describe(asymtrack_bundle* b) {
 static int open_bundle(asymtrack_bundle* b, const char* folder, const char* device, int32_t threads) {
     if (folder == NULL || folder[0] == '\0')
         return at_fail(&b->error, ASYMTRACK_ERROR_INVALID_ARGUMENT, "folder is NULL or empty");
-    if (threads < 0)
-        return at_fail(&b->error, ASYMTRACK_ERROR_INVALID_ARGUMENT, "threads must be >= 0 (0: OpenVINO's choice), got %d",
-                       (int)threads);
+    if (threads < 0 || threads > AT_MAX_THREADS)
+        return at_fail(&b->error, ASYMTRACK_ERROR_INVALID_ARGUMENT,
+                       "threads must be from 0 (OpenVINO's choice) to %d, got %d", AT_MAX_THREADS, (int)threads);
     if (device != NULL && (device[0] == '\0' || strlen(device) >= sizeof b->device))
         return at_fail(&b->error, ASYMTRACK_ERROR_INVALID_ARGUMENT, "device must be a name such as \"CPU\"");
     copy_text(b->device, sizeof b->device, device ? device : "CPU");

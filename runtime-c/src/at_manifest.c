@@ -117,12 +117,44 @@ static int check_schema(const at_json* root, at_error* err) {
 
 /* ---- model, preprocess, tracker, inference ------------------------------------------------- */
 
+/* The normalisation happens inside the graphs, so the library does not use these numbers; it
+ * still refuses a manifest whose numbers are not numbers, as the Python reader does. */
+static int check_normalisation(const at_json* root, at_error* err) {
+    static const char* triples[] = {"preprocess.mean", "preprocess.std"};
+    const at_json* scale = at_path(root, "preprocess.scale");
+    if (scale == NULL || scale->type != AT_JSON_NUMBER || !isfinite(scale->number))
+        return at_fail(err, BAD, "manifest.json: preprocess.scale must be a finite number");
+    for (int t = 0; t < 2; t++) {
+        const at_json* v = at_path(root, triples[t]);
+        int ok = v != NULL && v->type == AT_JSON_ARRAY && v->count == 3;
+        for (size_t i = 0; ok && i < 3; i++) ok = v->items[i]->type == AT_JSON_NUMBER && isfinite(v->items[i]->number);
+        if (!ok) return at_fail(err, BAD, "manifest.json: %s must be 3 finite numbers (one per channel)", triples[t]);
+    }
+    return ASYMTRACK_OK;
+}
+
+/* Each variant's crop sides, as asymtrack_deploy/bundle.py's VARIANT_CROP_SIZES: a manifest whose
+ * variant was edited names the wrong network (tiny and small differ only in depth, no shape). */
+static int check_variant(const at_manifest* m, at_error* err) {
+    static const struct { const char* name; int template_size, search_size; } known[] = {
+        {"tiny", 128, 256}, {"small", 128, 256}, {"base", 192, 384}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcmp(m->variant, known[i].name) != 0) continue;
+        if (known[i].template_size == m->template_size && known[i].search_size == m->search_size) return ASYMTRACK_OK;
+        return at_fail(err, BAD, "manifest.json: model.variant '%s' takes %d / %d pixel crops, but the manifest's graphs "
+                       "take %d / %d: the manifest was edited or belongs to other graphs; re-export the bundle",
+                       m->variant, known[i].template_size, known[i].search_size, m->template_size, m->search_size);
+    }
+    return at_fail(err, BAD, "manifest.json: model.variant '%s' is not one of tiny, small, base", m->variant);
+}
+
 static int parse_model(const at_json* root, at_manifest* m, at_error* err) {
     int s = need_text(root, "model.variant", m->variant, sizeof m->variant, err);
     if (!s) s = need_int(root, "model.template_size", 1, 4096, &m->template_size, err);
     if (!s) s = need_int(root, "model.search_size", 1, 4096, &m->search_size, err);
     if (!s) s = need_number(root, "model.template_factor", 1e-3, 1e3, &m->template_factor, err);
     if (!s) s = need_number(root, "model.search_factor", 1e-3, 1e3, &m->search_factor, err);
+    if (!s) s = check_variant(m, err);
     if (!s) s = need_text(root, "target", m->target, sizeof m->target, err);
     if (!s) s = need_text(root, "precision", m->precision, sizeof m->precision, err);
     if (!s) s = need_int(root, "batch", 1, 1 << 20, &m->batch, err);
@@ -133,6 +165,7 @@ static int parse_model(const at_json* root, at_manifest* m, at_error* err) {
     if (!s) s = need_equal(root, "preprocess.color_order", "rgb", UNSUPPORTED, err);
     if (!s) s = need_equal(root, "preprocess.layout", "NHWC", UNSUPPORTED, err);
     if (!s) s = need_equal(root, "preprocess.dtype", "uint8", UNSUPPORTED, err);
+    if (!s) s = check_normalisation(root, err);
     const at_json* in_graph = at_path(root, "preprocess.in_graph");
     if (!s && (in_graph == NULL || in_graph->type != AT_JSON_BOOL || !in_graph->boolean))
         s = at_fail(err, UNSUPPORTED, "manifest.json: preprocess.in_graph must be true (normalisation inside the graphs)");

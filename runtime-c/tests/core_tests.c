@@ -133,7 +133,8 @@ static void test_json_mutations(const char* doc) {
 static const char* MANIFEST =
     "{\"schema_version\": 2, \"model\": {\"name\": \"AsymTrack\", \"variant\": \"tiny\", \"template_size\": 128,"
     " \"search_size\": 256, \"template_factor\": 2.0, \"search_factor\": 4.0},"
-    " \"preprocess\": {\"color_order\": \"rgb\", \"layout\": \"NHWC\", \"dtype\": \"uint8\", \"in_graph\": true},"
+    " \"preprocess\": {\"color_order\": \"rgb\", \"layout\": \"NHWC\", \"dtype\": \"uint8\", \"in_graph\": true,"
+    " \"scale\": 0.00392156862745098, \"mean\": [0.485, 0.456, 0.406], \"std\": [0.229, 0.224, 0.225]},"
     " \"tracker\": {\"crop\": {\"side\": \"ceil_sqrt_area_times_factor\", \"min_side\": 1,"
     " \"origin\": \"round_half_to_even\", \"padding_value\": [0, 0, 0], \"edge\": \"right_bottom_short_by_one\","
     " \"interpolation\": \"opencv_inter_linear_u8\", \"color\": \"convert_resized_crop_to_rgb\"},"
@@ -190,6 +191,11 @@ static void test_manifest(void) {
         {"\"f32\"", "\"int4\"", "openvino_precision_hint", ASYMTRACK_ERROR_UNSUPPORTED},
         {"[1, 256, 256, 3]", "[1, 255, 256, 3]", "crop input", ASYMTRACK_ERROR_BAD_BUNDLE},
         {"\"state\": [{\"name\": \"k\"", "\"state\": [{\"name\": \"q\"", "state tensor 'q'", ASYMTRACK_ERROR_BAD_BUNDLE},
+        {"[0.485, 0.456, 0.406]", "\"abc\"", "preprocess.mean must be 3 finite numbers", ASYMTRACK_ERROR_BAD_BUNDLE},
+        {"[0.229, 0.224, 0.225]", "[0.229, 0.224]", "preprocess.std must be 3 finite numbers", ASYMTRACK_ERROR_BAD_BUNDLE},
+        {"\"scale\": 0.00392156862745098", "\"scale\": \"1/255\"", "preprocess.scale", ASYMTRACK_ERROR_BAD_BUNDLE},
+        {"\"variant\": \"tiny\"", "\"variant\": \"base\"", "model.variant 'base' takes 192 / 384", ASYMTRACK_ERROR_BAD_BUNDLE},
+        {"\"variant\": \"tiny\"", "\"variant\": \"huge\"", "not one of tiny, small, base", ASYMTRACK_ERROR_BAD_BUNDLE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         s = parse_edited(cases[i].from, cases[i].to, &err);

@@ -11,6 +11,7 @@
 #endif
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,12 +123,27 @@ static int run(const char* bundle_dir, const char* frames_dir, asymtrack_box box
     return rc;
 }
 
+/* A whole decimal number in [0, 1024] (the library's bound), not atoi's silent wrap or 0. */
+static int parse_threads(const char* text, int* out) {
+    char* end = NULL;
+    errno = 0;
+    long value = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value < 0 || value > 1024) return 0;
+    *out = (int)value;
+    return 1;
+}
+
 int main(int argc, char** argv) {
     const char* device = "CPU";
     int threads = 0, first = 1;
     for (; first + 1 < argc && strncmp(argv[first], "--", 2) == 0; first += 2) {
         if (strcmp(argv[first], "--device") == 0) device = argv[first + 1];
-        else if (strcmp(argv[first], "--threads") == 0) threads = atoi(argv[first + 1]);
+        else if (strcmp(argv[first], "--threads") == 0) {
+            if (!parse_threads(argv[first + 1], &threads)) {
+                fail("--threads takes an integer from 0 to 1024, got", argv[first + 1]);
+                return 2;
+            }
+        }
         else return fail("unknown option", argv[first]);
     }
     asymtrack_box box;

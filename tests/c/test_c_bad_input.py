@@ -162,7 +162,8 @@ def test_manifests_the_library_refuses(c_build, demo_bundle, tmp_path, change, s
 
 
 def test_bad_open_arguments(c_build, demo_bundle):
-    assert "threads must be >= 0" in str(open_error(c_build, demo_bundle, threads=-1))
+    assert "threads must be from 0 (OpenVINO's choice) to 1024, got -1" in str(open_error(c_build, demo_bundle, threads=-1))
+    assert "to 1024, got 1025" in str(open_error(c_build, demo_bundle, threads=1025))
     error = open_error(c_build, demo_bundle, device="NO_SUCH_DEVICE")
     assert error.status == "ASYMTRACK_ERROR_RUNTIME" and "OpenVINO" in str(error)
     lib = load_library(c_build.library)
@@ -208,6 +209,12 @@ def test_a_graph_file_linked_from_outside_is_refused_as_in_python(c_build, demo_
         (lambda m: m["preprocess"].__setitem__("color_order", "bgr"), "preprocess.color_order 'bgr'",
          "preprocess.color_order 'bgr' is not supported"),
         (lambda m: m["state"].pop(), "state tensors", "must be the state tensors"),
+        (lambda m: m["model"].__setitem__("variant", "base"), "model.variant 'base' takes 192 / 384 pixel crops",
+         "model.variant 'base' takes 192 / 384 pixel crops"),
+        (lambda m: m["preprocess"].__setitem__("mean", "abc"), "preprocess.mean must be 3 finite numbers",
+         "preprocess.mean"),
+        (lambda m: m["preprocess"].__setitem__("std", [0.2, "x", 0.2]), "preprocess.std must be 3 finite numbers",
+         "need 3 finite numbers each"),
     ],
 )
 def test_the_c_library_and_python_refuse_the_same_manifests(c_build, demo_bundle, tmp_path, change, c_message,

@@ -219,3 +219,7 @@ def test_asymtrack_track_failures_exit_non_zero_with_the_message(c_build, demo_b
     assert empty.returncode != 0 and "no .ppm frames" in empty.stderr
     bad_box = run_track(c_build, demo_bundle, frames_dir, (1, 1, 0, 10))
     assert bad_box.returncode != 0 and "width and height must be > 0" in bad_box.stderr
+    for threads in ("99999999999", "-1", "4x"):
+        done = subprocess.run([str(c_build.track), "--threads", threads, str(demo_bundle), str(frames_dir), "1,1,10,10"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and f"--threads takes an integer from 0 to 1024, got: {threads}" in done.stderr

@@ -43,3 +43,14 @@ def test_not_a_bundle_and_damaged_bundle_exit_2(tmp_path, tmp_path_factory):
 def test_bundle_and_checkpoint_together_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["info", "--bundle", str(tmp_path), "--checkpoint", str(reference_checkpoint("tiny"))])
     assert result.exit_code == 2
+
+
+def test_an_edited_variant_is_refused(tmp_path, tmp_path_factory):
+    """variant tiny -> base in manifest.json: info used to report a base network over tiny graphs."""
+    copy = Path(shutil.copytree(shared_derived_bundle(tmp_path_factory, "onnxruntime", "int8"), tmp_path / "b"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["model"]["variant"] = "base"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    result = runner.invoke(app, ["info", "--bundle", str(copy)])
+    assert result.exit_code == 2, result.output
+    assert "model.variant 'base' takes 192 / 384 pixel crops, but the graphs take 128 / 256" in " ".join(result.output.split())

@@ -1,9 +1,13 @@
 """``asymtrack-deploy export`` through typer's CliRunner: exit codes and output."""
 from __future__ import annotations
 
+import time
+
+import pytest
 from typer.testing import CliRunner
 
 from asymtrack_deploy.bundle import load_bundle
+from asymtrack_deploy.export import export_bundle
 from asymtrack_deploy.cli.main import app
 from tests.conftest import reference_checkpoint
 
@@ -37,6 +41,18 @@ def test_wrong_variant_is_exit_2_with_the_checkpoint_error(tmp_path):
     assert result.exit_code == 2
     assert "it is tiny, not base" in " ".join(result.output.split())
     assert not (tmp_path / "b").exists()
+
+
+def test_a_batch_beyond_the_bound_is_refused_at_once(tmp_path):
+    """--batch 100000 used to export for minutes and gigabytes, leaving a .partial folder."""
+    started = time.monotonic()
+    result = _run("--out", tmp_path / "b", "--random-weights", "--batch", 100000)
+    assert result.exit_code == 2, result.output
+    assert "--batch must be an integer from 1 to 64, got 100000" in " ".join(result.output.split())
+    assert time.monotonic() - started < 30  # checked before torch or any model is loaded
+    assert list(tmp_path.iterdir()) == []  # no bundle, no .partial folder
+    with pytest.raises(ValueError, match="from 1 to 64, got 65"):
+        export_bundle("onnx", checkpoint=None, random_weights=True, variant="tiny", out_dir=tmp_path / "b", batch=65)
 
 
 def test_both_checkpoint_and_random_weights_is_a_usage_error(tmp_path):

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def assert_thread_count_is_validated(backend_class, bundle, threads) -> None:
-    with pytest.raises(ValueError, match="threads must be a positive integer"):
+    with pytest.raises(ValueError, match="threads must be an integer from 1 to 1024"):
         backend_class(bundle, threads=threads)
 
 

@@ -29,9 +29,11 @@ def _tensor(manifest, graph, kind, name):
     return next(t for t in manifest["graphs"][graph][kind] if t["name"] == name)
 
 
-def _sizes(m):  # the template size and every shape that carries it, consistently
-    m["model"]["template_size"] = 64
-    m["graphs"]["template"]["inputs"][0]["shape"] = [1, 64, 64, 3]
+def _sizes(m):  # the variant, its crop sizes and every shape that carries them, consistently
+    m["model"].update(variant="base", template_size=192, search_size=384)
+    m["graphs"]["template"]["inputs"][0]["shape"] = [1, 192, 192, 3]
+    next(t for t in m["graphs"]["search"]["inputs"] if t["name"] not in {s["name"] for s in m["state"]})["shape"] = \
+        [1, 384, 384, 3]
 
 
 def _state_shape(m):  # one state tensor's shape, everywhere the manifest lists it
@@ -88,6 +90,9 @@ def test_manifest_that_disagrees_with_its_graphs_is_refused_at_load(bundles, tmp
         (lambda m: m["preprocess"].__setitem__("color_order", "bgr"), "preprocess.color_order 'bgr' is not supported"),
         (lambda m: m["preprocess"].__setitem__("layout", "NCHW"), "preprocess.layout 'NCHW' is not supported"),
         (lambda m: m["state"].pop(), "the template graph's outputs .* must be the state tensors"),
+        (lambda m: m["model"].__setitem__("variant", "base"),
+         r"model.variant 'base' takes 192 / 384 pixel crops, but the graphs take 128 / 256 \(tiny or small\)"),
+        (lambda m: m["model"].__setitem__("variant", "huge"), "model.variant 'huge' is not one of tiny, small, base"),
     ],
 )
 def test_numbers_out_of_range_and_unsupported_inputs_are_refused(bundles, tmp_path, change, message):

@@ -116,7 +116,7 @@ def test_provider_resolution():
     ]
 
 
-@pytest.mark.parametrize("threads", [0, -1, 1.5])
+@pytest.mark.parametrize("threads", [0, -1, 1.5, 1025, 99999999999])
 def test_bad_thread_count(bundle, threads):
     contract.assert_thread_count_is_validated(OnnxRuntimeBackend, bundle, threads)
 

@@ -106,7 +106,7 @@ def test_missing_device_lists_the_available_ones(bundle):
         resolve_device("AUTO:GPU,CPU", ["CPU"])
 
 
-@pytest.mark.parametrize("threads", [0, -1, 1.5, True])
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, 1025, 99999999999])
 def test_bad_thread_count(bundle, threads):
     contract.assert_thread_count_is_validated(OpenVinoBackend, bundle, threads)
 

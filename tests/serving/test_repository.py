@@ -70,6 +70,10 @@ def test_existing_folders_and_bad_options_are_refused_and_nothing_is_left(onnx_b
     for bad in ({"instances": 0}, {"max_batch": -1}, {"backend": "tensorrt"}, {"idle_seconds": 0}):
         with pytest.raises(ValueError):
             write_repository(onnx_b1, tmp_path / "bad", **bad)
+    with pytest.raises(ValueError, match="max_batch must be an integer from 1 to 64, got 100000"):
+        write_repository(onnx_b1, tmp_path / "bad", max_batch=100000)
+    with pytest.raises(ValueError, match="threads must be an integer from 1 to 1024, got 99999999999"):
+        write_repository(onnx_b1, tmp_path / "bad", threads=99999999999)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "repo"]
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,10 +85,11 @@ def _wait_for_line(process, prefix: str, timeout: float = 180.0) -> str:
 
 @pytest.mark.slow
 def test_serve_runs_until_sigterm_and_leaves_no_process(repository, tmp_path):
+    """... nor its temporary log (one tritonserver-*.log was left per run)."""
     server_or_skip()
     command = [sys.executable, "-m", "asymtrack_deploy.cli.main", "serve", str(repository),
-               "--http-port", "0", "--grpc-port", "0", "--instances", "2", "--log", str(tmp_path / "server.log")]
-    env = {**os.environ, "COLUMNS": "200"}
+               "--http-port", "0", "--grpc-port", "0", "--instances", "2"]
+    env = {**os.environ, "COLUMNS": "200", "TMPDIR": str(tmp_path)}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         http = _wait_for_line(process, "HTTP").split("http://")[1].split()[0]
@@ -98,6 +100,42 @@ def test_serve_runs_until_sigterm_and_leaves_no_process(repository, tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         assert _group_members(group) == []
+        assert list(tmp_path.glob("tritonserver-*.log")) == []
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def _serve_error(arguments: list[str], tmp_path) -> str:
+    """Run serve expecting a failure; its error line (the only line after "starting Triton")."""
+    env = {**os.environ, "COLUMNS": "2000", "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "asymtrack_deploy.cli.main", "serve", *arguments],
+                          capture_output=True, text=True, env=env, timeout=400)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1 and len(lines) == 2 and lines[0].startswith("starting Triton"), done.stderr
+    return lines[1]
+
+
+@pytest.mark.slow
+def test_a_tampered_repository_or_a_busy_port_is_one_line_naming_the_log(repository, tmp_path):
+    """Both printed about 15 lines of server log after the error."""
+    import shutil
+    import socket
+
+    server_or_skip()
+    tampered = Path(shutil.copytree(repository, tmp_path / "tampered"))
+    graph = next((tampered / "tracker" / "1" / "bundle").glob("search*.onnx"))
+    graph.write_bytes(graph.read_bytes()[:-1] + b"x")
+    line = _serve_error([str(tampered), "--http-port", "0", "--grpc-port", "0"], tmp_path)
+    logs = list(tmp_path.glob("tritonserver-*.log"))
+    assert line.startswith("error: Triton could not load the 'tracker' model:") and "sha256 mismatch" in line
+    assert len(logs) == 1 and line.endswith(f"(its log: {logs[0]})")  # the log is kept when it is named
+    logs[0].unlink()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = _serve_error([str(repository), "--http-port", str(port), "--grpc-port", "0"], tmp_path)
+    logs = list(tmp_path.glob("tritonserver-*.log"))
+    assert line.startswith("error: tritonserver exited with code") and len(logs) == 1
+    assert line.endswith(f"(its log: {logs[0]})")

@@ -164,6 +164,24 @@ def test_bad_input_is_refused_with_its_reason(server, streams):
         TritonTracker(server.http_url, stream_id=0)
 
 
+def test_a_stream_id_above_2_63_and_a_request_with_both_frames_are_refused_over_http(server, streams):
+    import cv2
+    import tritonclient.http as http
+    from tritonclient.utils import InferenceServerException
+
+    frames, box = streams[0]
+    with pytest.raises(InferenceServerException, match=r"sequence id 18446744073709551615 is above 2\*\*63 - 1"):
+        _raw_request(server, 2**64 - 1, frames[0], box, sequence_start=True, sequence_end=True)
+    encoded = np.frombuffer(cv2.imencode(".png", frames[1])[1].tobytes(), np.uint8)[None]
+    inputs = [http.InferInput("FRAME", [1, *frames[0].shape], "UINT8"),
+              http.InferInput("FRAME_ENCODED", list(encoded.shape), "UINT8"), http.InferInput("INIT_BOX", [1, 4], "FP32")]
+    for tensor, value in zip(inputs, (frames[0][None], encoded, np.asarray([box], np.float32))):
+        tensor.set_data_from_numpy(value)
+    client = http.InferenceServerClient(server.http_url)
+    with pytest.raises(InferenceServerException, match="carries both FRAME and FRAME_ENCODED: send one of them"):
+        client.infer("tracker", inputs, sequence_id=602, sequence_start=True, sequence_end=True)
+
+
 def _group_members(group: int) -> list[int]:
     """Live processes in a process group, read from /proc (zombies awaiting their reaper excluded)."""
     members = []

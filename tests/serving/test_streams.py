@@ -1,6 +1,7 @@
 """StreamTable in-process: the per-stream state the Triton ``tracker`` model keeps."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -104,3 +105,28 @@ def test_the_servers_side_never_imports_torch(onnx_b1):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def _getter(**inputs):
+    return lambda name: inputs.get(name)
+
+
+def test_requests_the_model_refuses_before_any_graph_runs():
+    """Accepted before: both frame inputs (one silently ignored) and a stream id HTTP allows
+    (up to 2**64 - 1) beyond the 2**63 - 1 that gRPC carries and the README promises."""
+    from asymtrack_deploy.serving.python_model import _checked, parse_request
+
+    frame = np.zeros((1, 24, 32, 3), np.uint8)
+    encoded = np.frombuffer(cv2.imencode(".png", frame[0])[1].tobytes(), np.uint8)[None]
+    box = np.asarray([[1, 1, 8, 8]], np.float32)
+    start = np.ones((1, 1), np.int32)
+    with pytest.raises(ValueError, match="carries both FRAME and FRAME_ENCODED: send one of them"):
+        parse_request(_getter(FRAME=frame, FRAME_ENCODED=encoded, INIT_BOX=box, CORRID=np.uint64([[7]])))
+    for stream_id in (2**63, 2**64 - 1):
+        request = parse_request(_getter(FRAME=frame, INIT_BOX=box, START=start, READY=start,
+                                        CORRID=np.asarray([[stream_id]], np.uint64)))
+        with pytest.raises(ValueError, match=rf"sequence id {stream_id} is above 2\*\*63 - 1"):
+            _checked(request)
+    largest = parse_request(_getter(FRAME_ENCODED=encoded, INIT_BOX=box, START=start, READY=start,
+                                    CORRID=np.asarray([[2**63 - 1]], np.uint64)))
+    assert _checked(largest).stream_id == 2**63 - 1 and largest.frame.shape == (24, 32, 3)

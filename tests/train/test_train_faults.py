@@ -53,3 +53,26 @@ def test_log_has_no_duplicate_rows_after_a_resume(tmp_path):
     assert result.exit_code == 0, result.output
     rows = [line.split(",") for line in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
     assert [r[0] for r in rows if r[-1] == "epoch"] == ["1", "2", "3"]
+
+
+def test_resume_past_the_last_epoch_says_so(tmp_path):
+    """A checkpoint of epoch 2 resumed with --epochs 1 (or 2) trained nothing and exited 0 silently."""
+    root = make_tree("folder", tmp_path / "data")
+    CliRunner().invoke(_cli(), _args(root, tmp_path / "run", "--epochs", "2"))
+    last = checkpoint_path(tmp_path / "run", 2)
+    log_before = (tmp_path / "run" / "log.csv").read_bytes()
+    for epochs in ("1", "2"):
+        result = CliRunner().invoke(_cli(), _args(root, tmp_path / "run", "--epochs", epochs, "--resume", str(last)))
+        assert result.exit_code == 2, result.output
+        assert (f"finished epoch 2, and --epochs is {epochs}: nothing left to train; pass --epochs 3 or more"
+                in " ".join(result.output.split()))
+        assert "Traceback" not in result.output
+    assert (tmp_path / "run" / "log.csv").read_bytes() == log_before  # the finished run's log is untouched
+
+
+def test_a_thread_count_beyond_the_bound_is_one_line(tmp_path):
+    root = make_tree("folder", tmp_path / "data")
+    result = CliRunner().invoke(_cli(), _args(root, tmp_path / "run", "--threads", "99999999999"))
+    assert result.exit_code == 2, result.output
+    assert "--threads must be an integer from 1 to 1024, got 99999999999" in result.output
+    assert not (tmp_path / "run").exists()
