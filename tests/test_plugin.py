@@ -48,15 +48,28 @@ def cli(paths: list[Path], *args: str, timeout: int = 900) -> subprocess.Complet
 
 
 @pytest.fixture(scope="module")
-def bench_run(plugin_paths, tmp_path_factory) -> tuple[dict, Path]:
-    """``bench --backends echo``: one short round; the bundle it exported (through the echo
-    converter) stays in its cache folder."""
-    folder = tmp_path_factory.mktemp("plugin_bench")
+def plugin_bundle(plugin_paths, tmp_path_factory) -> Path:
+    """An echo bundle, exported through the plugin's converter into a bench cache folder, in
+    this process with the plugin on the path (export is the slow part; bench then reuses it)."""
+    from asymtrack_deploy import catalogue
+    from asymtrack_deploy.demo import default_checkpoint
+    from asymtrack_deploy.export import cached_bundle
+
+    cache = tmp_path_factory.mktemp("plugin_bench") / "cache"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "path", [*map(str, plugin_paths), *sys.path])
+        patch.setattr(catalogue, "_registry", None)  # read again with the plugin; put back afterwards
+        return cached_bundle(NAME, "fp32", 1, variant="tiny", checkpoint=default_checkpoint(), cache_dir=cache)
+
+
+@pytest.fixture(scope="module")
+def bench_run(plugin_paths, plugin_bundle) -> tuple[dict, Path]:
+    """``bench --backends echo``: one short round over the cached echo bundle."""
+    out = plugin_bundle.parent.parent / "run.json"
     cli(plugin_paths, "bench", "--backends", NAME, "--precisions", "fp32", "--frames", "3", "--warmup", "1",
-        "--rounds", "1", "--cache-dir", folder / "cache", "--json", folder / "run.json")
-    bundles = [p.parent for p in (folder / "cache").glob("*/manifest.json")]
-    assert len(bundles) == 1
-    return json.loads((folder / "run.json").read_text()), bundles[0]
+        "--rounds", "1", "--cache-dir", plugin_bundle.parent, "--json", out, timeout=1800)
+    assert [p.parent for p in plugin_bundle.parent.glob("*/manifest.json")] == [plugin_bundle]  # reused, not re-exported
+    return json.loads(out.read_text()), plugin_bundle
 
 
 def test_the_registry_reads_the_entry_point(plugin_paths, monkeypatch):
