@@ -92,6 +92,9 @@ def test_fp32_bundle_is_the_optimised_graph(tmp_path_factory, pairs):
     assert m.graph("template").files["onnx"] == "template.fp32.onnx"
     assert m.export["offline_optimization"].startswith("ORT_ENABLE_EXTENDED")
     assert _ops(bundle / "search.fp32.onnx")["LayerNormalization"] + _ops(bundle / "search.fp32.onnx")["Gelu"] > 0
+    # the modulation's context repeats are broadcast products (ort_rewrites), not Tile copies
+    assert _ops(bundle / "search.onnx")["Tile"] == 2 and _ops(bundle / "search.fp32.onnx")["Tile"] == 0
+    assert m.export["rewrites"]["search"] == {"tiled_products_broadcast": 2}
     assert _worst_box_error(bundle, pairs) < 1e-4
 
 
