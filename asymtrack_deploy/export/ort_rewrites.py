@@ -9,7 +9,10 @@ the MLP's hidden tensor by it; traced, that is a ``Tile`` writing the whole hidd
 (64 x 64 x 192 floats at stage 1, 3 MB, more than a core's L2) only for the ``Mul`` to read it
 again. ``broadcast_tiled_products`` views the hidden tensor as (..., ratio, C) and multiplies it
 by the context viewed as (..., 1, C): the same products, element for element (exact), without
-the repeated copy.
+the repeated copy. Measured (search graph, fp32, ONNX Runtime 1.32 at ORT_ENABLE_ALL, one thread,
+CPU time per step, interleaved rounds in one process, shared 2-core Intel Xeon at load average
+20-27): 1.04x (8 rounds, 0.94-1.13) and 1.07x (10 rounds, 0.85-1.19) as fast as the graph with
+the Tiles; its int8 graph 1.07x. The outputs are bit-identical.
 
 Each rewrite works on static shapes (the staged graphs have them: ``graph_checks``), returns a
 rewritten copy and the number of places it changed, and leaves a graph it does not recognise
