@@ -116,6 +116,17 @@ def test_provider_resolution():
     ]
 
 
+def test_xnnpack_is_a_provider_name_like_the_others():
+    with_xnnpack = ["XnnpackExecutionProvider", "CPUExecutionProvider"]
+    assert resolve_providers("xnnpack", with_xnnpack) == with_xnnpack
+    assert resolve_providers([("XNNPACK", {"intra_op_num_threads": 2})], with_xnnpack) == [
+        ("XnnpackExecutionProvider", {"intra_op_num_threads": 2}),
+        "CPUExecutionProvider",
+    ]
+    with pytest.raises(ValueError, match="'xnnpack' is not available.*--use_xnnpack.*no onnxruntime wheel on PyPI"):
+        resolve_providers("xnnpack", ["CPUExecutionProvider"])
+
+
 @pytest.mark.parametrize("threads", [0, -1, 1.5, 1025, 99999999999])
 def test_bad_thread_count(bundle, threads):
     contract.assert_thread_count_is_validated(OnnxRuntimeBackend, bundle, threads)
