@@ -24,11 +24,12 @@ from pathlib import Path
 __all__ = ["check_writable", "check_output_file", "is_stream", "StagedFile", "input_files"]
 
 
-def check_writable(path: str | os.PathLike, what: str, folder: bool = False) -> None:
+def check_writable(path: str | os.PathLike, what: str, folder: bool = False, beside: bool = False) -> None:
     """Refuse, before any work, an output where nothing can be written: a ValueError
     ``"PATH: cannot write WHAT there (why)"``. A file's folder must exist; a ``folder`` output
-    may be created, so its nearest existing ancestor must take new entries. Tried for real (a
-    file is created and removed): permissions alone say nothing on a read-only mount, or to root."""
+    may be created, so its nearest existing ancestor must take new entries (``beside``: a folder
+    built beside ``path`` and renamed into place, so its parent must). Tried for real (a file is
+    created and removed): permissions alone say nothing on a read-only mount, or to root."""
     path = Path(path)
     if is_stream(path):
         if not os.access(path, os.W_OK):
@@ -37,7 +38,7 @@ def check_writable(path: str | os.PathLike, what: str, folder: bool = False) -> 
     if folder:
         if path.exists() and not path.is_dir():
             raise ValueError(f"{path}: cannot write {what} there (it exists and is not a folder)")
-        base = path if path.is_dir() else _nearest_existing(path.parent)
+        base = path if path.is_dir() and not beside else _nearest_existing(path.parent)
     else:
         if path.is_dir():
             raise ValueError(f"{path}: cannot write {what} there (it is a folder; give a file name)")

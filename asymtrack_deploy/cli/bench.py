@@ -28,6 +28,7 @@ def command(
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the run, with raw per-frame timings, here.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG bar chart of FPS here.")] = None,
 ) -> None:
+    _check_outputs(json_path, plot)  # first: the run takes minutes, these are written at its end
     from functools import partial
 
     from ..benchmarks import machine_info, run_rows
@@ -71,6 +72,18 @@ def command(
     }
     _render(run)
     _write_outputs(run, json_path, plot)
+
+
+def _check_outputs(json_path: Path | None, plot: Path | None) -> None:
+    """--json and --plot are written after minutes of measuring: found unwritable first."""
+    from ..outputs import check_writable
+
+    try:
+        for path, what in ((json_path, "the benchmark's JSON"), (plot, "the plot")):
+            if path is not None:
+                check_writable(path, what)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def _c_library(given: Path | None) -> Path | None:
