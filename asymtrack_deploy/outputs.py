@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["check_writable", "check_output_file", "is_stream", "StagedFile", "input_files"]
+__all__ = ["check_writable", "check_output_file", "is_stream", "StagedFile", "input_files", "other_process_alive"]
 
 
 def check_writable(path: str | os.PathLike, what: str, folder: bool = False, beside: bool = False) -> None:
@@ -133,3 +133,17 @@ class StagedFile:
     def discard(self) -> None:
         if not self.stream:
             self.temp.unlink(missing_ok=True)
+
+
+def other_process_alive(pid: str) -> bool:
+    """Whether ``pid`` (as found in a temporary name: ``.NAME.PID....partial``) is another
+    process that still runs: its half-written output is not a leftover to clean up."""
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True

@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..outputs import other_process_alive
 from .errors import DatasetError
 from .sequence import Sequence, SequenceList
 
@@ -659,16 +660,7 @@ def _is_complete(folder: Path, script: Script) -> bool:
 def _rendering_elsewhere(stage: Path) -> bool:
     """Whether another live process renders into ``stage`` (``.NAME.PID.partial``)."""
     parts = stage.name.split(".")
-    pid = parts[-2] if stage.name.endswith(".partial") and len(parts) >= 3 else ""
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return stage.name.endswith(".partial") and len(parts) >= 3 and other_process_alive(parts[-2])
 
 
 def _root_record(root: Path, seed: int) -> dict | None:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..bundle import MANIFEST_NAME
+from ..outputs import other_process_alive
 
 __all__ = ["staged_bundle", "check_target", "recover"]
 
@@ -111,13 +112,4 @@ def _leftovers(out_dir: Path) -> list[Path]:
 
 def _owner_alive(rest: str) -> bool:
     """Whether the process named in ``PID.XXXX.partial`` runs (names without a pid: gone)."""
-    pid = rest.split(".", 1)[0]
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
+    return other_process_alive(rest.split(".", 1)[0])
