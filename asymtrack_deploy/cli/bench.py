@@ -153,11 +153,16 @@ def _render(run: dict) -> None:
 
 
 def _write_outputs(run: dict, json_path: Path | None, plot: Path | None) -> None:
-    if json_path:
-        json_path.write_text(json.dumps(run, indent=1))
-        err.print(f"wrote {json_path}")
-    if plot:
-        from ..benchmarks.display import plot_fps
+    """Checked writable at the start; a disk that fills meanwhile is still one line (the table
+    above holds the results)."""
+    try:
+        if json_path:
+            json_path.write_text(json.dumps(run, indent=1))
+            err.print(f"wrote {json_path}")
+        if plot:
+            from ..benchmarks.display import plot_fps
 
-        plot_fps(run, plot)
-        err.print(f"wrote {plot}")
+            plot_fps(run, plot)
+            err.print(f"wrote {plot}")
+    except OSError as exc:
+        fail(f"{exc.filename or json_path or plot}: cannot write it ({exc.strerror or exc}); the table above has the results")
