@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "asymtrack_deploy"
 
 # numpy/OpenCV/stdlib modules at the bottom that every layer may use
-FOUNDATION = {"bundle", "catalogue", "boxes", "crop", "sources", "demo", "datasets", "tracker_spec", "limits", "folders"}
+FOUNDATION = {"bundle", "catalogue", "boxes", "crop", "sources", "demo", "datasets", "tracker_spec", "limits", "folders", "outputs"}
 # component -> the components it may import (besides itself and FOUNDATION)
 ALLOWED: dict[str, set[str]] = {
     "foundation": set(),

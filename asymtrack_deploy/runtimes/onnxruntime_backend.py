@@ -23,7 +23,7 @@ import numpy as np
 
 from ..bundle import Bundle, TensorSpec, load_bundle
 from ..limits import check_threads
-from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require
+from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require, unreadable_graph
 
 __all__ = ["OnnxRuntimeBackend", "OrtTemplateState", "resolve_providers", "PROVIDER_ALIASES"]
 
@@ -159,8 +159,13 @@ class OnnxRuntimeBackend(Backend):
         return options
 
     def _session(self, ort, graph: str, options):
+        from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
+
         path = self.bundle.path(graph, "onnx")
-        return ort.InferenceSession(str(path), sess_options=options, providers=self.providers)
+        try:
+            return ort.InferenceSession(str(path), sess_options=options, providers=self.providers)
+        except (InvalidProtobuf, InvalidGraph, Fail) as exc:  # a damaged file whose digest was updated
+            raise unreadable_graph(path, "ONNX Runtime", exc) from None
 
     def _check_io(self) -> None:
         """The sessions' inputs and outputs are the manifest's (names, shapes, dtypes)."""

@@ -155,6 +155,15 @@ def test_damaged_bundle_is_refused(bundle, tmp_path):
         OnnxRuntimeBackend(copy)
 
 
+@pytest.mark.parametrize("how", ["truncate", "random"])
+def test_a_damaged_graph_with_a_matching_digest_is_a_one_line_error(bundle, tmp_path, how):
+    copy = contract.damaged_copy(bundle, tmp_path / "b", "search.onnx", how)
+    with pytest.raises(ValueError, match=r"search\.onnx: ONNX Runtime cannot read this graph \(.+\); the bundle is "
+                       "damaged: export it again") as caught:  # was onnxruntime's InvalidProtobuf
+        load_backend("onnxruntime", bundle=copy)
+    assert "\n" not in str(caught.value)
+
+
 def test_runs_without_torch(bundle):
     contract.assert_runs_without_torch("onnxruntime", bundle, BOX_TOL)
 
