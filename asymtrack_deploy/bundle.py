@@ -39,6 +39,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -562,6 +563,23 @@ class Bundle:
         return self.manifest.state_names
 
 
+# The deepest nesting a manifest may have: the C library's reader stops there too
+# (runtime-c/src/at_core.h, AT_JSON_MAX_DEPTH); a manifest needs 5 levels.
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def check_json_depth(text: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON nested deeper than ``limit`` (a ValueError) before ``json.loads``, whose
+    recursion a deep document (100,000 ``[``) would exhaust: brackets are counted outside strings."""
+    depth = -1  # the level of the innermost open container: the top-level value is level 0, as in C
+    for bracket in _JSON_BRACKETS.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            raise ValueError(f"not a manifest: JSON nesting deeper than {limit} levels")
+
+
 def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
     """Read and validate ``path/manifest.json``; with ``verify`` also check that every listed
     file exists with its recorded sha256. Any problem is a ValueError naming the file."""
@@ -574,9 +592,13 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
     if not manifest_path.is_file():
         raise ValueError(f"{manifest_path}: missing; {root} is not an asymtrack-deploy bundle (export one first)")
     try:
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+        text = manifest_path.read_text(encoding="utf-8")
+        check_json_depth(text)
+        data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{manifest_path}: not valid JSON ({exc})") from exc
+    except ValueError as exc:
+        raise ValueError(f"{manifest_path}: {exc}") from None
     try:
         manifest = Manifest.from_dict(data)
         manifest.check_consistent()

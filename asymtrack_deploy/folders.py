@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .outputs import other_process_alive
+
 __all__ = ["leftovers", "restore_replaced"]
 
 
@@ -43,13 +45,4 @@ def restore_replaced(out_dir: str | os.PathLike) -> Path | None:
 
 def _owner_alive(rest: str) -> bool:
     """Whether the process named in ``PID.XXXX.partial`` runs (names without a pid: gone)."""
-    pid = rest.split(".", 1)[0]
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
+    return other_process_alive(rest.split(".", 1)[0])

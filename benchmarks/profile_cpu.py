@@ -2,6 +2,7 @@
 """Where a CPU search step's time goes, per operator type: ONNX Runtime and OpenVINO bundles.
 
     python benchmarks/profile_cpu.py BUNDLE [BUNDLE ...] [--steps 100] [--threads N] [--top 20] [--json out.json]
+        [--ort-level ALL|EXTENDED|BASIC]
 
 Each bundle's search graph runs ``--steps`` times on real search crops of the built-in sequence
 with the template state of its own template graph, under the runtime's profiler: ONNX Runtime's
@@ -12,7 +13,9 @@ manifest's inference precision, LATENCY hint). Each node's time is its median ov
 shared host preempts single steps; a median per node keeps those out), summed per operator type.
 Printed per bundle: milliseconds per step by operator type (and kernel), the node count, and the
 sum against the step's wall time. Profiled times include the profiler's overhead, so compare
-shares, not totals, with ``bench``.
+shares, not totals, with ``bench``. ``--ort-level``: the ONNX Runtime optimisation level applied
+at load (default ALL, as the backend; EXTENDED shows what the saved, portable graph runs without
+the CPU-specific NCHWc layout step).
 """
 from __future__ import annotations
 
@@ -56,10 +59,11 @@ def _wall_ms(run, crops, steps: int) -> float:
     return float(np.median(samples)) / 1e6
 
 
-def profile_onnxruntime(path: Path, crops, state, steps: int, threads: int | None) -> dict:
+def profile_onnxruntime(path: Path, crops, state, steps: int, threads: int | None, level: str = "ALL") -> dict:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, f"ORT_ENABLE_{level}")
     options.enable_profiling = True
     options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
     if threads:
@@ -120,7 +124,7 @@ def _summary(per_node: dict[tuple[str, str], list[float]], wall_ms: float) -> di
     return {"wall_p50_ms": wall_ms, "profiled_ms": sum(ops.values()), "nodes": len(per_node), "ms_per_op_type": ops}
 
 
-def profile_bundle(bundle_dir: str, steps: int, threads: int | None) -> dict:
+def profile_bundle(bundle_dir: str, steps: int, threads: int | None, ort_level: str = "ALL") -> dict:
     from asymtrack_deploy.bundle import load_bundle
 
     bundle = load_bundle(bundle_dir, verify=False)
@@ -132,8 +136,8 @@ def profile_bundle(bundle_dir: str, steps: int, threads: int | None) -> dict:
         result = profile_openvino(bundle.path("search", "openvino_xml"), hint, crops, state, steps, threads)
         runtime = "openvino"
     else:
-        result = profile_onnxruntime(bundle.path("search", "onnx"), crops, state, steps, threads)
-        runtime = "onnxruntime"
+        result = profile_onnxruntime(bundle.path("search", "onnx"), crops, state, steps, threads, ort_level)
+        runtime = f"onnxruntime, ORT_ENABLE_{ort_level} at load"
     return {"bundle": str(bundle_dir), "target": manifest.target, "precision": manifest.precision,
             "runtime": runtime, "threads": threads, **result}
 
@@ -156,10 +160,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--ort-level", choices=("ALL", "EXTENDED", "BASIC"), default="ALL")
     args = parser.parse_args()
     results = []
     for bundle in args.bundles:
-        results.append(profile_bundle(bundle, args.steps, args.threads))
+        results.append(profile_bundle(bundle, args.steps, args.threads, args.ort_level))
         print(render(results[-1], args.top), flush=True)
     if args.json:
         args.json.write_text(json.dumps({"cpu_count": os.cpu_count(), "results": results}, indent=1))

@@ -102,6 +102,24 @@ def test_bad_json(bundle_dir):
         load_bundle(bundle_dir)
 
 
+@pytest.mark.parametrize("text", ["[" * 100_000, "{\"a\": " * 100_000 + "1" + "}" * 100_000, "[" * 66 + "]" * 66])
+def test_deeply_nested_json_is_refused_before_it_is_parsed(bundle_dir, text):
+    """json.loads recursed into a RecursionError on 100,000 levels; the C reader stops at 64."""
+    (bundle_dir / MANIFEST_NAME).write_text(text)
+    with pytest.raises(ValueError, match=r"manifest\.json: not a manifest: JSON nesting deeper than 64 levels"):
+        load_bundle(bundle_dir)
+
+
+def test_nesting_inside_strings_and_up_to_the_limit_is_only_json(bundle_dir):
+    from asymtrack_deploy.bundle import check_json_depth
+
+    check_json_depth("[" * 65 + "]" * 65)  # levels 0..64, as the C reader takes
+    check_json_depth(json.dumps({"note": "[" * 1000 + "\"{" * 100}))
+    (bundle_dir / MANIFEST_NAME).write_text(json.dumps({"x": "[" * 1000}))
+    with pytest.raises(ValueError, match="schema_version"):  # read as JSON, then refused as a manifest
+        load_bundle(bundle_dir)
+
+
 @pytest.mark.parametrize("version", [None, 0, 3, "1"])
 def test_unknown_schema_version(bundle_dir, version):
     _edit(bundle_dir, lambda d: d.__setitem__("schema_version", version))

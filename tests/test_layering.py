@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "asymtrack_deploy"
 # this order and the source; every name here must be a module or package of the source.
 LAYERS: list[set[str]] = [
     {"bundle", "catalogue", "boxes", "crop", "sources", "demo", "datasets", "tracker_spec", "staged_folder",
-     "limits", "folders"},
+     "limits", "folders", "outputs"},
     {"models"},  # the PyTorch reference (torch only); of the runtime side only runtimes.torch_backend uses it
     {"runtimes"},
     {"tracker"},

@@ -29,6 +29,7 @@ def command(
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the run, with raw per-frame timings, here.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG bar chart of FPS here.")] = None,
 ) -> None:
+    _check_outputs(json_path, plot)  # first: the run takes minutes, these are written at its end
     from functools import partial
 
     from ..benchmarks import machine_info, run_rows
@@ -72,6 +73,18 @@ def command(
     }
     _render(run)
     _write_outputs(run, json_path, plot)
+
+
+def _check_outputs(json_path: Path | None, plot: Path | None) -> None:
+    """--json and --plot are written after minutes of measuring: found unwritable first."""
+    from ..outputs import check_writable
+
+    try:
+        for path, what in ((json_path, "the benchmark's JSON"), (plot, "the plot")):
+            if path is not None:
+                check_writable(path, what)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def _c_library(given: Path | None) -> Path | None:
@@ -141,11 +154,16 @@ def _render(run: dict) -> None:
 
 
 def _write_outputs(run: dict, json_path: Path | None, plot: Path | None) -> None:
-    if json_path:
-        json_path.write_text(json.dumps(run, indent=1))
-        err.print(f"wrote {json_path}")
-    if plot:
-        from ..benchmarks.display import plot_fps
+    """Checked writable at the start; a disk that fills meanwhile is still one line (the table
+    above holds the results)."""
+    try:
+        if json_path:
+            json_path.write_text(json.dumps(run, indent=1))
+            err.print(f"wrote {json_path}")
+        if plot:
+            from ..benchmarks.display import plot_fps
 
-        plot_fps(run, plot)
-        err.print(f"wrote {plot}")
+            plot_fps(run, plot)
+            err.print(f"wrote {plot}")
+    except OSError as exc:
+        fail(f"{exc.filename or json_path or plot}: cannot write it ({exc.strerror or exc}); the table above has the results")

@@ -46,6 +46,7 @@ def command(
     from ..eval import DatasetError, load_dataset, run_dataset
     from .progress import Stages
 
+    _check_outputs(out_dir, root if dataset is DatasetName.procedural else None)
     specs = _specs(bundle or [], checkpoint, backend, variant.value, device, random_weights)
     # the procedural set is rendered on first use: render only as many sequences as will run
     options = {"num_sequences": limit_sequences} if dataset is DatasetName.procedural and limit_sequences else {}
@@ -69,6 +70,19 @@ def command(
 
         extra = write_comparison(results, results[0].folder.parent)
     _render(data, results, extra, as_json)
+
+
+def _check_outputs(out_dir: Path, rendered_root: Path | None) -> None:
+    """The results folder (and a procedural set's root, rendered on first use) writable before
+    any sequence is read or tracked."""
+    from ..outputs import check_writable
+
+    try:
+        check_writable(out_dir, "the results (--out)", folder=True)
+        if rendered_root is not None:
+            check_writable(rendered_root, "the procedural sequences (--root)", folder=True)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def _specs(bundles, checkpoint, backend, variant, device, random_weights):

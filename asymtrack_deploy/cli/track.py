@@ -1,6 +1,8 @@
 """Track one target through a video, an image folder or a camera; write one x,y,w,h line per frame."""
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import threading
 import time
@@ -30,23 +32,45 @@ def command(
     video_out: Annotated[Optional[Path], typer.Option("--video-out", help="Write an annotated video here.")] = None,
     show: Annotated[bool, typer.Option(help="Show frames in a window (needs OpenCV with a GUI).")] = False,
     max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing -o or --video-out file.")] = False,
 ) -> None:
-    # Each box is written (flushed) as it is computed and -o is opened before the first frame, so
-    # Ctrl-C, SIGTERM (how a camera source ends without --max-frames) or a frame that cannot be
-    # read or tracked (a one-line error naming it, exit 2) keep every box made before.
+    # The outputs are checked before anything is opened (not an input, not an existing file
+    # without --force, writable) and written under a temporary name beside them (outputs.py),
+    # renamed into place when the run made a box: a rejected run leaves an earlier file as it was.
+    # Each box is flushed as it is computed, so Ctrl-C, SIGTERM (how a camera source ends without
+    # --max-frames) or a frame that cannot be read or tracked (a one-line error naming it, exit 2)
+    # keep every box made before.
     from ..tracker import Tracker
 
     try:
         box = parse_box(init)
+        _check_outputs(output, video_out, force, inputs=(_source_path(source), bundle, checkpoint))
         tracker = Tracker(open_backend(bundle, checkpoint, variant.value, backend, device))
         frames, _ = frame_source(source, limit=max_frames)
         sink = BoxSink(output)
     except (ValueError, OSError, ImportError) as exc:
         fail(str(exc))
     show = show and _gui_available()
-    with sink, _stop_requests() as stop:
-        outcome = _run(tracker, frames, box, sink, video_out, show, stop)
+    with sink, VideoSink(video_out, frames.fps) as video, _stop_requests() as stop:
+        outcome = _run(tracker, frames, box, sink, video, show, stop)
     _report(outcome, sink, frames)
+
+
+def _source_path(source: str) -> Path | None:
+    """The file or folder the frames come from; None for a camera index."""
+    return None if source.isdigit() and not Path(source).exists() else Path(source)
+
+
+def _check_outputs(output: Path | None, video_out: Path | None, force: bool, inputs) -> None:
+    """-o and --video-out: neither an input of the run nor each other, writable, and an existing
+    file only with --force (ValueError saying which)."""
+    from ..outputs import check_output_file, input_files
+
+    reads = input_files(inputs)
+    if output is not None:
+        check_output_file(output, "the boxes", force, reads)
+    if video_out is not None:
+        check_output_file(video_out, "the video", force, reads + ([output] if output is not None else []))
 
 
 def _gui_available() -> bool:
@@ -68,34 +92,41 @@ class _Outcome:
     code: int = 2  # exit code for ``error``: 2 bad input, 1 a runtime failure
 
 
-def _run(tracker, frames, box, sink, video_out, show, stop) -> _Outcome:
+def _run(tracker, frames, box, sink, video, show, stop) -> _Outcome:
     import cv2
     from rich.progress import Progress
 
-    writer, outcome = None, _Outcome()
+    outcome = _Outcome()
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("tracking", total=frames.length)
         for i, frame in _numbered(frames, outcome):
             current, score = _step(tracker, i, frame, box, outcome)
             if current is None:
                 break
-            sink.write(current)
-            if video_out or show:
+            if video.path or show:
                 drawn = _draw(frame, current, score)
-                writer = writer or _open_writer(video_out, drawn, frames.fps)
-                if writer is not None:
-                    writer.write(drawn)
+                video.write(drawn)
                 if show:
                     cv2.imshow("asymtrack-deploy", drawn)
                     if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                         break
+            if not _written(sink, current, outcome):
+                break
             progress.advance(task)
             if stop.is_set():
                 outcome.stopped_by = stop.signal_name
                 break
-    if writer is not None:
-        writer.release()
     return outcome
+
+
+def _written(sink: "BoxSink", box, outcome: _Outcome) -> bool:
+    """Write one box; a full disk or a closed pipe ends the run with a one-line error."""
+    try:
+        sink.write(box)
+        return True
+    except OSError as exc:
+        outcome.error = f"{sink.name}: cannot write the boxes ({exc.strerror or exc})"
+        return False
 
 
 def _numbered(frames, outcome: _Outcome):
@@ -139,39 +170,85 @@ def _report(outcome: _Outcome, sink: "BoxSink", frames) -> None:
     if outcome.stopped_by:
         err.print(f"stopped by {outcome.stopped_by}: {count} boxes written to {sink.name}")
     if outcome.error:
-        kept = f"; the {count} boxes before it are in {sink.name}" if count else ""
+        kept = f"; the {count} boxes before it are in {sink.name}" if count and not sink.failed else ""
         fail(f"{outcome.error}{kept}", outcome.code)
     if not count and not outcome.stopped_by:
         fail(f"{frames.description}: no frames could be read")
 
 
 class BoxSink:
-    """One ``x,y,w,h`` line per box, flushed as written: to stdout, or to ``path``, opened (and so
-    checked) before the first frame. A file that got no box is removed again."""
+    """One ``x,y,w,h`` line per box, written with one unbuffered write each (so flushed as it
+    goes): to stdout, or to ``path`` through a ``StagedFile`` (its temporary name holds the boxes
+    during the run; renamed to ``path`` at the end if any box was written, removed if none)."""
 
     def __init__(self, path: Path | None):
-        self.path, self.count = path, 0
+        from ..outputs import StagedFile
+
+        self.count, self.failed = 0, False
         self.name = "stdout" if path is None else str(path)
+        self._staged = None if path is None else StagedFile(path)
         try:
-            self._file = out.file if path is None else open(path, "w", encoding="utf-8")
+            self._fd = None if path is None else self._staged.open_fd()
         except OSError as exc:
             raise OSError(f"{path}: cannot write the boxes there ({exc.strerror or exc})") from None
 
     def write(self, box) -> None:
         x, y, w, h = box
-        self._file.write(f"{x:.2f},{y:.2f},{w:.2f},{h:.2f}\n")
-        self._file.flush()
+        line = f"{x:.2f},{y:.2f},{w:.2f},{h:.2f}\n"
+        try:
+            if self._fd is None:
+                out.file.write(line)
+                out.file.flush()
+            elif os.write(self._fd, line.encode()) != len(line):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError:
+            self.failed = True
+            raise
         self.count += 1
 
     def __enter__(self) -> "BoxSink":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.path is None:
+        if self._staged is None:
             return
-        self._file.close()
-        if self.count == 0:
-            self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        if self.count:
+            self._staged.commit()
+        else:
+            self._staged.discard()
+
+
+class VideoSink:
+    """The annotated frames, through a ``StagedFile`` as the boxes: opened at the first frame
+    (its size), renamed into place at the end if a frame was written. ``path`` None: nothing."""
+
+    def __init__(self, path: Path | None, fps: float | None):
+        from ..outputs import StagedFile
+
+        self.path, self.fps, self.count, self._writer = path, fps, 0, None
+        self._staged = None if path is None else StagedFile(path)
+
+    def write(self, image) -> None:
+        if self._staged is None:
+            return
+        if self._writer is None:
+            self._writer = _open_writer(self.path, self._staged.temp, image, self.fps)
+        self._writer.write(image)
+        self.count += 1
+
+    def __enter__(self) -> "VideoSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._writer is not None:
+            self._writer.release()
+        if self._staged is None:
+            return
+        if self.count:
+            self._staged.commit()
+        else:
+            self._staged.discard()
 
 
 class _StopRequest:
@@ -215,13 +292,12 @@ def _draw(frame, box, score):
     return image
 
 
-def _open_writer(path, frame, fps):
+def _open_writer(path, temp, frame, fps):
+    """OpenCV's writer of ``temp`` (which keeps ``path``'s suffix: the container comes from it)."""
     import cv2
 
-    if path is None:
-        return None
     height, width = frame.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps or 25.0, (width, height))
+    writer = cv2.VideoWriter(str(temp), cv2.VideoWriter_fourcc(*"mp4v"), fps or 25.0, (width, height))
     if not writer.isOpened():
         fail(f"{path}: cannot write a video here (try a .mp4 or .avi name)")
     return writer

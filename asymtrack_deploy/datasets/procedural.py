@@ -25,12 +25,16 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..outputs import other_process_alive
 from .errors import DatasetError
 from .sequence import Sequence, SequenceList
 
@@ -565,12 +569,11 @@ def render_sequences(
     ``sequence.json`` (how it was made). Returns the sequence folders."""
     if length < 2:
         raise ValueError(f"a procedural sequence needs at least 2 frames, got length={length}")
-    return [_write_sequence(Path(root), make_script(seed, index, length, frame_size), quality)
+    return [_write_sequence(Path(root) / sequence_name(seed, index), make_script(seed, index, length, frame_size), quality)
             for index in range(num_sequences)]  # fmt: skip
 
 
-def _write_sequence(root: Path, script: Script, quality: int) -> Path:
-    folder = root / script.name
+def _write_sequence(folder: Path, script: Script, quality: int) -> Path:
     (folder / "img").mkdir(parents=True, exist_ok=True)
     lines, visible = [], []
     for t in range(script.length):
@@ -581,12 +584,15 @@ def _write_sequence(root: Path, script: Script, quality: int) -> Path:
         visible.append(f"{fraction:.3f}")
     (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
     (folder / "visibility.txt").write_text("\n".join(visible) + "\n")
+    (folder / "sequence.json").write_text(json.dumps(_sequence_record(script), indent=1) + "\n")
+    return folder
+
+
+def _sequence_record(script: Script) -> dict:
     seed, index = script.seed
-    meta = {"seed": seed, "index": index, "length": script.length, "frame_size": list(script.frame_size),
+    return {"seed": seed, "index": index, "length": script.length, "frame_size": list(script.frame_size),
             "target": SPRITES[script.target.sprite].family, "background": script.background,
             "distractors": len(script.distractors), "occluders": len(script.occluders)}  # fmt: skip
-    (folder / "sequence.json").write_text(json.dumps(meta, indent=1) + "\n")
-    return folder
 
 
 # --------------------------------------------------------------------------------------------
@@ -601,12 +607,15 @@ def procedural_root(root: str | Path, num_sequences: int = 8, length: int = 100,
     """The folders of sequences 0..num_sequences-1 of the set (seed, length, frame_size) in an
     evaluation root, rendered into it when missing: into an empty root the first time, and when
     a later run asks for more sequences of the same set, only the missing ones (a sequence
-    depends on its seed and index alone). ``procedural.json`` records the set. A root that
-    holds another set, or anything but a rendered set, is refused (DatasetError saying what it
-    holds and what was asked): a run never silently evaluates on other sequences."""
+    depends on its seed and index alone). ``procedural.json`` records the set, written before the
+    first sequence and counting each one as it is complete; each sequence is rendered beside its
+    folder and renamed into place whole. So a run killed while rendering leaves a root that the
+    next run finishes. A root that holds another set, or anything but a rendered set, is refused
+    (DatasetError saying what it holds and what was asked): a run never silently evaluates on
+    other sequences."""
     root = Path(root)
     wanted = {"seed": int(seed), "length": int(length), "frame_size": [int(v) for v in frame_size]}
-    record = _root_record(root)
+    record = _root_record(root, seed)
     if record is not None and {k: record.get(k) for k in wanted} != wanted:
         asked = _describe({**wanted, "count": num_sequences})
         raise DatasetError(root / ROOT_RECORD, f"this root holds {_describe(record)}, not {asked} as asked; read it "
@@ -614,14 +623,50 @@ def procedural_root(root: str | Path, num_sequences: int = 8, length: int = 100,
     have = int(record["count"]) if record is not None else 0
     if have < num_sequences:
         root.mkdir(parents=True, exist_ok=True)
+        _write_json(root / ROOT_RECORD, {**wanted, "count": have})  # first: a killed render is this set's
         for index in range(have, num_sequences):
-            _write_sequence(root, make_script(seed, index, length, frame_size), quality=92)
-        _write_json(root / ROOT_RECORD, {**wanted, "count": int(num_sequences)})
+            _render_into_root(root, make_script(seed, index, length, frame_size))
+            _write_json(root / ROOT_RECORD, {**wanted, "count": index + 1})
     return [root / sequence_name(seed, index) for index in range(num_sequences)]
 
 
-def _root_record(root: Path) -> dict | None:
-    """The root's record; None for a missing or empty root; a DatasetError for anything else."""
+def _render_into_root(root: Path, script: Script) -> None:
+    """One sequence rendered into ``.NAME.PID.partial`` beside its folder and renamed when
+    complete, so a folder under the sequence's name is always whole. A complete folder left by a
+    run killed before it counted it is kept; what else a killed run left is rendered again."""
+    folder = root / script.name
+    if _is_complete(folder, script):
+        return
+    for leftover in [folder, *root.glob(f".{script.name}.*.partial")]:
+        if leftover.is_dir() and not _rendering_elsewhere(leftover):
+            shutil.rmtree(leftover)
+    stage = root / f".{script.name}.{os.getpid()}.partial"
+    try:
+        _write_sequence(stage, script, quality=92)
+        os.rename(stage, folder)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _is_complete(folder: Path, script: Script) -> bool:
+    """Whether ``folder`` holds the whole of ``script``: its ``sequence.json``, written last, says so."""
+    try:
+        return json.loads((folder / "sequence.json").read_text()) == _sequence_record(script)
+    except (OSError, ValueError):
+        return False
+
+
+def _rendering_elsewhere(stage: Path) -> bool:
+    """Whether another live process renders into ``stage`` (``.NAME.PID.partial``)."""
+    parts = stage.name.split(".")
+    return stage.name.endswith(".partial") and len(parts) >= 3 and other_process_alive(parts[-2])
+
+
+def _root_record(root: Path, seed: int) -> dict | None:
+    """The root's record; None for a missing or empty root, or one that holds only this set's
+    sequence folders (a render by an older version, killed before it wrote its record: finished
+    by this run); a DatasetError for anything else."""
     path = root / ROOT_RECORD
     if path.is_file():
         try:
@@ -630,7 +675,9 @@ def _root_record(root: Path) -> dict | None:
             return record
         except (ValueError, KeyError, TypeError) as exc:
             raise DatasetError(path, f"not a readable record of a procedural set ({exc})") from None
-    if root.is_dir() and any(not p.name.startswith(".") for p in root.iterdir()):
+    ours = re.compile(rf"procedural_{int(seed)}_\d{{5}}")
+    if root.is_dir() and any(not p.name.startswith(".") and not (p.is_dir() and ours.fullmatch(p.name))
+                             for p in root.iterdir()):
         raise DatasetError(root, f"not empty and not a procedural evaluation root (no {ROOT_RECORD}, which rendering "
                            "into an empty root writes); read it with --dataset folder, or give an empty --root")
     if root.exists() and not root.is_dir():

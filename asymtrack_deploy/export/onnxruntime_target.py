@@ -1,8 +1,10 @@
 """The ``onnxruntime`` target: ONNX graphs prepared for ONNX Runtime, fp32, fp16 or int8.
 
 The converter of the export pipeline (``pipeline``) takes the staged fp32 ONNX graphs through
-the precision step, then ONNX Runtime's graph optimisations applied once, offline, and saves the
-graph the backend runs (role ``onnx``: ``template.<precision>.onnx``, ``search.<precision>.onnx``):
+the rewrites for ONNX Runtime's kernels (``ort_rewrites``: exact, e.g. no ``Tile`` copy before a
+product), the precision step, then ONNX Runtime's graph optimisations applied once, offline, and
+saves the graph the backend runs (role ``onnx``: ``template.<precision>.onnx``,
+``search.<precision>.onnx``):
 
 * fp32: the graphs as exported;
 * fp16: weights and arithmetic in fp16 by ONNX Runtime's float16 converter (the
@@ -30,6 +32,7 @@ from pathlib import Path
 from ..runtimes.base import require
 from .pipeline import Conversion, ConversionJob, Converter
 from . import int8_scope
+from .ort_rewrites import rewrite_for_onnxruntime
 from .qdq import quantize_qdq
 
 __all__ = ["OnnxRuntimeConverter", "OPTIMIZATION_LEVEL", "runtime_file"]
@@ -51,7 +54,8 @@ class OnnxRuntimeConverter(Converter):
         require("onnxruntime", "onnxruntime")
 
     def convert(self, job: ConversionJob) -> Conversion:
-        export = _precision_step(job)
+        rewrites = _rewrite(job)
+        export = {"rewrites": rewrites, **_precision_step(job)}
         export.update(_optimize_offline(job.stage, job.precision))
         files = {g: {"onnx": runtime_file(g, job.precision)} for g in _GRAPHS}
         return Conversion(files, export, _runtime())
@@ -64,23 +68,46 @@ def _scratch(stage: Path, graph: str) -> Path:
     return stage / f".{graph}.unoptimized.onnx"
 
 
+def _rewritten(stage: Path, graph: str) -> Path:
+    return stage / f".{graph}.rewritten.onnx"
+
+
+def _rewrite(job: ConversionJob) -> dict:
+    """``ort_rewrites`` on each staged graph, into a scratch file; what each rewrite changed."""
+    import onnx
+
+    record = {}
+    for g in _GRAPHS:
+        model, changed = rewrite_for_onnxruntime(onnx.load(str(job.onnx_path(g))))
+        onnx.save_model(model, str(_rewritten(job.stage, g)))
+        record[g] = changed
+    return record
+
+
 def _precision_step(job: ConversionJob) -> dict:
-    """The precision step, written to a scratch file per graph; the record for the manifest."""
+    """The precision step on the rewritten graphs, written to a scratch file per graph (the
+    rewritten ones are removed); the record for the manifest."""
     for g in _GRAPHS:
         if job.precision == "fp16":
-            _to_fp16(job.onnx_path(g), _scratch(job.stage, g))
+            _to_fp16(_rewritten(job.stage, g), _scratch(job.stage, g))
         elif job.precision != "int8" or g == "template":
-            _scratch(job.stage, g).write_bytes(job.onnx_path(g).read_bytes())
+            _rewritten(job.stage, g).replace(_scratch(job.stage, g))
+    record = {}
     if job.precision == "int8":
-        return {"quantizer": {"template": int8_scope.TEMPLATE_RECORD, "search": _quantize_search(job)}}
-    return {"fp16": _FP16_RECORD} if job.precision == "fp16" else {}
+        record = {"quantizer": {"template": int8_scope.TEMPLATE_RECORD, "search": _quantize_search(job)}}
+    elif job.precision == "fp16":
+        record = {"fp16": _FP16_RECORD}
+    for g in _GRAPHS:
+        _rewritten(job.stage, g).unlink(missing_ok=True)
+    return record
 
 
 def _quantize_search(job: ConversionJob) -> dict:
     import onnx
 
-    nodes = int8_scope.onnx_int8_nodes(onnx.load(str(job.onnx_path("search"))))
-    record = quantize_qdq(job.onnx_path("search"), _scratch(job.stage, "search"), job.feeds.search, nodes=nodes)
+    source = _rewritten(job.stage, "search")
+    nodes = int8_scope.onnx_int8_nodes(onnx.load(str(source)))
+    record = quantize_qdq(source, _scratch(job.stage, "search"), job.feeds.search, nodes=nodes)
     return {**record, "rule": int8_scope.RULE}
 
 

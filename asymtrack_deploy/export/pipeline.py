@@ -32,6 +32,7 @@ from pathlib import Path
 from .. import catalogue
 from ..bundle import MANIFEST_NAME, Bundle, GraphSpec, Manifest, SourceSpec, load_bundle, write_manifest
 from ..limits import check_batch
+from ..outputs import check_writable
 from ..parity import ParityCrops, compare_on_crops, parity_crops, tolerance_for
 from ..runtimes import Backend, load_backend
 from .calibration import DEFAULT_COUNT, CalibrationSet, calibration_set
@@ -249,6 +250,7 @@ def export_bundle(target: str, progress: Callable[[str], None] | None = None, **
     opts, specific = _split_options(target, options)
     converter = _converter(entry, specific)
     opts.check(entry)
+    check_writable(opts.out_dir, "the bundle", folder=True, beside=True)  # staged beside it, before the work
     if converter is not None:
         converter.prepare(opts.precision)
     say = progress or _silent

@@ -100,6 +100,19 @@ def check_graph_io(bundle, graph: str, kind: str, have: dict[str, tuple[tuple, s
                      f"({'; '.join(diffs)}); re-export the bundle")
 
 
+def unreadable_graph(path, runtime: str, exc: Exception) -> ValueError:
+    """A runtime's refusal to read a bundle's graph, as one line: the file, the runtime's reason
+    (the lines of its message that are not source locations) and what to do. Its digest matched
+    the manifest, so the file was damaged before the manifest was written or both were edited."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    said = [line for line in lines if not line.startswith(("Exception from ", "Check '"))] or lines or [type(exc).__name__]
+    reason = " ".join(said)
+    reason = reason.rsplit("failed:", 1)[-1].strip() if "failed:" in reason else reason.split(" : ")[-1]
+    if len(reason) > 300:
+        reason = reason[:297] + "..."
+    return ValueError(f"{path}: {runtime} cannot read this graph ({reason}); the bundle is damaged: export it again")
+
+
 def _io(entry) -> str:
     return "none" if entry is None else f"{entry[1]} {list(entry[0])}"
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..bundle import Bundle, TensorSpec
 from ..limits import check_threads
-from .base import BackendInfo, BundleBackend, check_graph_io, require
+from .base import BackendInfo, BundleBackend, check_graph_io, require, unreadable_graph
 
 __all__ = ["OnnxRuntimeBackend", "OrtTemplateState", "resolve_providers", "PROVIDER_ALIASES"]
 
@@ -35,6 +35,15 @@ PROVIDER_ALIASES = {
     "openvino": "OpenVINOExecutionProvider",
     "coreml": "CoreMLExecutionProvider",
     "dml": "DmlExecutionProvider",
+    "xnnpack": "XnnpackExecutionProvider",
+}
+# Where a provider that this onnxruntime lacks comes from (said when it is asked for).
+_PROVIDER_SOURCES = {
+    "CUDAExecutionProvider": "the onnxruntime-gpu package and a matching CUDA install",
+    "TensorrtExecutionProvider": "the onnxruntime-gpu package and a matching CUDA install",
+    "XnnpackExecutionProvider": ("an onnxruntime built with --use_xnnpack, or onnxruntime-android / the iOS pods: "
+                                 "no onnxruntime wheel on PyPI (x86_64 or aarch64) includes it"),
+    "OpenVINOExecutionProvider": "the onnxruntime-openvino package",
 }
 _CUDA_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 _ORT_TYPES = {"tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(int32)": "int32", "tensor(int64)": "int64",
@@ -58,9 +67,10 @@ def resolve_providers(requested: str | Sequence | None, available: Sequence[str]
         name, options = (item if isinstance(item, tuple) else (item, None))
         name = PROVIDER_ALIASES.get(str(name).lower(), name)
         if name not in available:
+            source = _PROVIDER_SOURCES.get(name)
             raise ValueError(
-                f"ONNX Runtime provider {item!r} is not available here; available: {', '.join(available)} "
-                "(CUDA/TensorRT need the onnxruntime-gpu package and a matching CUDA install)"
+                f"ONNX Runtime provider {item!r} is not available here; available: {', '.join(available)}"
+                + (f" ({name} needs {source})" if source else "")
             )
         resolved.append((name, options) if options else name)
     if not any(_name(p) == "CPUExecutionProvider" for p in resolved):
@@ -141,8 +151,13 @@ class OnnxRuntimeBackend(BundleBackend):
         return options
 
     def _session(self, ort, graph: str, options):
+        from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
+
         path = self.bundle.path(graph, "onnx")
-        return ort.InferenceSession(str(path), sess_options=options, providers=self.providers)
+        try:
+            return ort.InferenceSession(str(path), sess_options=options, providers=self.providers)
+        except (InvalidProtobuf, InvalidGraph, Fail) as exc:  # a damaged file whose digest was updated
+            raise unreadable_graph(path, "ONNX Runtime", exc) from None
 
     def _check_io(self) -> None:
         """The sessions' inputs and outputs are the manifest's (names, shapes, dtypes)."""

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..bundle import Bundle
 from ..limits import check_threads
-from .base import BackendInfo, BundleBackend, check_graph_io, require
+from .base import BackendInfo, BundleBackend, check_graph_io, require, unreadable_graph
 
 __all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE", "executed_precisions", "executed_label",
            "hinted_label", "check_bf16"]
@@ -120,12 +120,23 @@ class OpenVinoBackend(BundleBackend):
         self.device = resolve_device(device, core.available_devices)
         self.ov_version = ov.get_version()
         self._config, self.ignored_properties = self._device_config(core, threads, inference_precision)
-        self._compiled = {g: core.compile_model(str(self.bundle.path(g, XML_ROLE)), self.device, self._config)
+        self._compiled = {g: core.compile_model(self._read(core, g), self.device, self._config)
                           for g in ("template", "search")}
         self._check_io()
         self.info = self._make_info()
 
     # -- setup -------------------------------------------------------------------------------
+    def _read(self, core, graph: str):
+        """The graph's IR read (and so validated) before compiling: a damaged .xml or .bin is
+        bad input (a ValueError naming it), a failure to compile a sound graph is the device's."""
+        path = self.bundle.path(graph, XML_ROLE)
+        try:
+            return core.read_model(str(path))
+        except RuntimeError as exc:
+            weights = self.bundle.manifest.graph(graph).files.get("openvino_bin")
+            named = f"{path} (with {weights})" if weights else path
+            raise unreadable_graph(named, "OpenVINO", exc) from None
+
     def _device_config(self, core, threads: int | None, precision: str | None) -> tuple[dict, list[str]]:
         """LATENCY hint, the inference precision and the thread count, each only where the
         device has the property (AUTO and GPU lack some); the rest is reported, not set."""

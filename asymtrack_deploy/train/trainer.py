@@ -23,6 +23,7 @@ import torch
 
 from ..limits import check_threads
 from ..models import CheckpointError, build_model, is_deploy_form, load_checkpoint, read_state_dict, save_checkpoint
+from ..outputs import check_writable
 from .data import DataSpec, build_dataset, parse_data_spec
 from .losses import tracking_loss
 from .pairs import Augmentation, PairDataset, RankSampler, normalize_crops
@@ -275,6 +276,7 @@ class Trainer:
     leaves the process group. ``train`` does all three."""
 
     def __init__(self, config: TrainConfig):
+        check_writable(config.out, "the training run (--out)", folder=True)  # before minutes of set-up
         self.config = config
         self.recipe = RECIPES[config.variant]
         self.dist = setup_distributed(config.device)

@@ -88,6 +88,14 @@ def test_track_unwritable_output_is_found_before_the_first_frame(tmp_path):
     run("track", builtin_sequence().folder, "--init", BOX, "-o", tmp_path, says="cannot write the boxes there")
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_track_to_a_full_device_is_a_one_line_error():
+    """ENOSPC was raised from the sink's exit as a traceback (issue 24, defect 5)."""
+    run("track", builtin_sequence().folder, "--init", BOX, "--max-frames", "2", "-o", "/dev/full",
+        says="/dev/full: cannot write the boxes (No space left on device)")
+    assert Path("/dev/full").exists()
+
+
 def test_track_bad_frame_is_named_and_the_boxes_before_it_are_kept(frames, tmp_path):
     out = tmp_path / "boxes.txt"
     run("track", frames, "--init", BOX, "-o", out,
@@ -104,6 +112,35 @@ def test_track_non_finite_weights(nan_checkpoint):
 def test_track_manifest_that_disagrees_with_its_graphs(mismatched_bundle):
     run("track", builtin_sequence().folder, "--init", BOX, "--bundle", mismatched_bundle,
         says="the template graph's inputs differ from its manifest.json")
+
+
+@pytest.mark.parametrize("target, name, how, says", [
+    ("onnx", "search.onnx", "truncate", "search.onnx: ONNX Runtime cannot read this graph (Protobuf parsing failed.)"),
+    ("openvino", "search.bin", "truncate", "(with search.bin): OpenVINO cannot read this graph (Incorrect weights"),
+    ("openvino", "search.xml", "truncate", "search.xml (with search.bin): OpenVINO cannot read this graph"),
+    ("openvino", "search.bin", "random", "search.xml (with search.bin): OpenVINO cannot read this graph"),
+])
+def test_track_a_damaged_graph_whose_digest_matches(tmp_path_factory, tmp_path, target, name, how, says):
+    """Was InvalidProtobuf or OpenVINO's RuntimeError as a traceback (issue 24, defect 5)."""
+    from tests.runtimes.backend_contract import damaged_copy
+
+    if target == "openvino":
+        pytest.importorskip("openvino")
+        from tests.export.derived_bundles import shared_derived_bundle
+
+        bundle = shared_derived_bundle(tmp_path_factory, "openvino", "fp32")
+    else:
+        bundle = shared_bundle(tmp_path_factory)
+    copy = damaged_copy(bundle, tmp_path / "b", name, how)
+    run("track", builtin_sequence().folder, "--init", BOX, "--bundle", copy, says=f"{says}")
+
+
+def test_a_manifest_nested_100000_levels_deep(tmp_path):
+    """Was a RecursionError from json.loads (issue 24, defect 5); the C library stops at 64 levels."""
+    (tmp_path / "manifest.json").write_text("[" * 100_000)
+    run("track", builtin_sequence().folder, "--init", BOX, "--bundle", tmp_path,
+        says="manifest.json: not a manifest: JSON nesting deeper than 64 levels")
+    run("info", "--bundle", tmp_path, says="JSON nesting deeper than 64 levels")
 
 
 # -- parity, export, info, bench, serve -------------------------------------------------------------
@@ -124,7 +161,58 @@ def test_export_into_a_folder_where_nothing_can_be_written(tmp_path):
     else:
         parent = tmp_path / "read-only"
         parent.mkdir(mode=0o555)
-    run("export", "--random-weights", "--out", parent / "bundle", says="no bundle was written")
+    run("export", "--random-weights", "--out", parent / "bundle", says="cannot write the bundle there")
+
+
+def _unwritable_folder(tmp_path: Path) -> Path:
+    """A folder nothing can be created in, for root too (sysfs), else a read-only folder."""
+    if os.geteuid() == 0:
+        return Path("/sys/asymtrack-deploy-test")
+    parent = tmp_path / "read-only"
+    parent.mkdir(mode=0o555)
+    return parent
+
+
+def _quick(started: float) -> None:
+    """Refused before any work: well under the seconds the work itself takes on this machine."""
+    import time
+
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize("option", ["--json", "--plot"])
+def test_bench_output_that_cannot_be_written_is_refused_before_the_benchmark(tmp_path, option):
+    """Was found after the whole benchmark (137 s), with a traceback and the timings lost."""
+    import time
+
+    for path in (Path("/nonexistent/x.json"), _unwritable_folder(tmp_path) / "x.json", tmp_path):
+        started = time.monotonic()
+        run("bench", "--frames", "2", "--warmup", "0", "--rounds", "1", option, path, says="cannot write")
+        _quick(started)
+
+
+def test_eval_and_train_outputs_that_cannot_be_written_are_refused_first(tmp_path):
+    import time
+
+    root = _dataset(tmp_path / "data")
+    blocked = _unwritable_folder(tmp_path)
+    started = time.monotonic()
+    run("eval", "--dataset", "folder", "--root", root, "--random-weights", "--out", blocked / "out",
+        says="cannot write the results (--out) there")
+    run("eval", "--dataset", "procedural", "--root", blocked / "proc", "--random-weights", "--out", tmp_path / "o",
+        says="cannot write the procedural sequences (--root) there")
+    _quick(started)
+    assert not (tmp_path / "o").exists()
+    run("train", "--data", f"folder={root}", "--out", blocked / "run", says="cannot write the training run (--out) there")
+
+
+def test_train_out_naming_an_existing_file(tmp_path):
+    """Was FileExistsError as a traceback (issue 24, defect 5)."""
+    existing = tmp_path / "notes.txt"
+    existing.write_text("mine")
+    run("train", "--data", f"folder={_dataset(tmp_path / 'data')}", "--out", existing,
+        says=f"{existing}: cannot write the training run (--out) there (it exists and is not a folder)")
+    assert existing.read_text() == "mine"
 
 
 def test_export_without_its_runtime_library_says_which_extra_to_install(tmp_path, monkeypatch):

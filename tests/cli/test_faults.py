@@ -35,9 +35,11 @@ def test_track_stopped_by_a_signal_keeps_every_box(tmp_path, sig):
     out = tmp_path / "boxes.txt"
     process = subprocess.Popen([*COMMAND, "track", str(VTEST), "--init", "638,240,50,82", "-o", str(out)],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = tmp_path / f".boxes.{process.pid}.partial.txt"  # where the README says the boxes are meanwhile
     try:
-        _wait_for(lambda: len(_lines(out)) >= 3 or process.poll() is not None, what="the first boxes")
+        _wait_for(lambda: len(_lines(partial)) >= 3 or process.poll() is not None, what="the first boxes")
         assert process.poll() is None, process.stderr.read()  # still tracking: the boxes came as computed
+        assert not out.exists()  # the final name appears when the run ends
         process.send_signal(sig)
         _, stderr = process.communicate(timeout=60)
     finally:
@@ -47,6 +49,24 @@ def test_track_stopped_by_a_signal_keeps_every_box(tmp_path, sig):
     assert f"stopped by {sig.name}: {len(lines)} boxes written to {out}" in " ".join(stderr.split())
     assert 3 <= len(lines) < 795 and lines[0] == "638.00,240.00,50.00,82.00"
     assert all(len(line.split(",")) == 4 for line in lines) and "Traceback" not in stderr
+    assert not partial.exists()
+
+
+@pytest.mark.skipif(not VTEST.is_file(), reason="needs vtest.avi from Debian's opencv-doc package")
+def test_track_killed_keeps_the_earlier_output_and_its_own_boxes_beside_it(tmp_path):
+    out = tmp_path / "boxes.txt"
+    out.write_text("earlier results\n")
+    process = subprocess.Popen([*COMMAND, "track", str(VTEST), "--init", "638,240,50,82", "-o", str(out), "--force"],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = tmp_path / f".boxes.{process.pid}.partial.txt"
+    try:
+        _wait_for(lambda: len(_lines(partial)) >= 3 or process.poll() is not None, what="the first boxes")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert out.read_text() == "earlier results\n"
+    assert len(_lines(partial)) >= 3 and _lines(partial)[0] == "638.00,240.00,50.00,82.00"
 
 
 @pytest.mark.skipif(not VTEST.is_file(), reason="needs vtest.avi from Debian's opencv-doc package")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -228,3 +231,55 @@ def test_a_folder_that_is_not_a_procedural_root_is_refused(tmp_path):
     (tmp_path / "mine" / "seq").mkdir(parents=True)
     with pytest.raises(DatasetError, match=r"mine: not empty and not a procedural evaluation root .*--dataset folder"):
         load_dataset("procedural", tmp_path / "mine")
+
+
+def _render_in_a_process(root: Path, count: int, length: int) -> subprocess.Popen:
+    code = f"from asymtrack_deploy.datasets import procedural_root; procedural_root({str(root)!r}, {count}, length={length})"
+    return subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2])
+
+
+def _frames_written(root: Path) -> int:
+    return sum(1 for _ in root.glob(".procedural_0_*.partial/img/*.jpg")) if root.is_dir() else 0
+
+
+def test_a_render_killed_midway_is_finished_by_the_next_run(tmp_path):
+    """Issue 24, defect 3: a kill while the procedural root was first rendered left half a
+    sequence and no procedural.json, and every later run refused the root."""
+    pytest.importorskip("skimage", reason="the procedural set renders scikit-image's sample photographs")
+    root = tmp_path / "proc"
+    process = _render_in_a_process(root, count=2, length=40)
+    try:
+        deadline = time.monotonic() + 300
+        while _frames_written(root) < 3 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None, "the render ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert not (root / "procedural_0_00000").exists()  # the half-rendered sequence is not under its name
+    data = load_dataset("procedural", root, num_sequences=2, length=40)  # finishes instead of refusing
+    assert [len(s.boxes) for s in data.sequences] == [40, 40]
+    assert sorted(p.name for p in root.iterdir()) == ["procedural.json", "procedural_0_00000", "procedural_0_00001"]
+    fresh = load_dataset("procedural", tmp_path / "fresh", num_sequences=2, length=40)
+    for a, b in zip(data.sequences, fresh.sequences):
+        assert (root / a.name / "groundtruth.txt").read_text() == (tmp_path / "fresh" / b.name / "groundtruth.txt").read_text()
+
+
+def test_a_root_left_by_an_older_render_without_its_record_is_finished(tmp_path):
+    """What a kill left before rendering was staged: this set's sequence folders, the last one
+    partial (no sequence.json, frames missing), no procedural.json."""
+    pytest.importorskip("skimage", reason="the procedural set renders scikit-image's sample photographs")
+    from asymtrack_deploy.datasets import render_sequences
+
+    root = tmp_path / "proc"
+    whole, partial = render_sequences(root, 2, length=4)
+    stamp = (whole / "groundtruth.txt").stat().st_mtime_ns
+    (partial / "sequence.json").unlink()
+    (partial / "groundtruth.txt").unlink()
+    (partial / "img" / "00000004.jpg").write_bytes(b"\xff\xd8 half a JPEG")
+    data = load_dataset("procedural", root, num_sequences=3, length=4)
+    assert len(data) == 3 and all(len(s.boxes) == 4 for s in data.sequences)
+    assert (whole / "groundtruth.txt").stat().st_mtime_ns == stamp  # the complete one is kept
+    assert cv2.imread(str(partial / "img" / "00000004.jpg")) is not None
+    assert json.loads((root / "procedural.json").read_text())["count"] == 3

@@ -67,6 +67,7 @@ def test_int8_bundle_layout_and_manifest(int8):
 def test_int8_graph_runs_int8_kernels_and_keeps_its_io(int8):
     ops = _ops(int8 / "search.int8.onnx")
     assert ops["QLinearConv"] + ops["QGemm"] + ops["MatMulIntegerToFloat"] + ops["DequantizeLinear"] > 10
+    assert ops["Tile"] == 0  # quantized after ort_rewrites
     session = ort.InferenceSession(str(int8 / "search.int8.onnx"), providers=["CPUExecutionProvider"])
     assert [i.type for i in session.get_inputs()] == ["tensor(uint8)"] + ["tensor(float)"] * 6
     assert [o.type for o in session.get_outputs()] == ["tensor(float)"] * 2
@@ -92,6 +93,9 @@ def test_fp32_bundle_is_the_optimised_graph(tmp_path_factory, pairs):
     assert m.graph("template").files["onnx"] == "template.fp32.onnx"
     assert m.export["offline_optimization"].startswith("ORT_ENABLE_EXTENDED")
     assert _ops(bundle / "search.fp32.onnx")["LayerNormalization"] + _ops(bundle / "search.fp32.onnx")["Gelu"] > 0
+    # the modulation's context repeats are broadcast products (ort_rewrites), not Tile copies
+    assert _ops(bundle / "search.onnx")["Tile"] == 2 and _ops(bundle / "search.fp32.onnx")["Tile"] == 0
+    assert m.export["rewrites"]["search"] == {"tiled_products_broadcast": 2}
     assert _worst_box_error(bundle, pairs) < 1e-4
 
 

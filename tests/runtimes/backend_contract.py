@@ -70,3 +70,21 @@ def assert_runs_without_torch(backend_name: str, bundle, box_tolerance: float) -
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def damaged_copy(bundle: Path, dest: Path, name: str, how: str) -> Path:
+    """A copy of ``bundle`` whose file ``name`` is cut to half its size (``how`` "truncate") or
+    replaced by as many seeded random bytes ("random"), with the manifest's digest updated to
+    match: only the runtime reading the graph can tell."""
+    import hashlib
+    import json
+    import shutil
+
+    copy = Path(shutil.copytree(bundle, dest))
+    path = copy / name
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if how == "truncate" else np.random.default_rng(0).bytes(len(data)))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"][name] = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "bytes": path.stat().st_size}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy

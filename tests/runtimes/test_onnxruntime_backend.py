@@ -116,6 +116,17 @@ def test_provider_resolution():
     ]
 
 
+def test_xnnpack_is_a_provider_name_like_the_others():
+    with_xnnpack = ["XnnpackExecutionProvider", "CPUExecutionProvider"]
+    assert resolve_providers("xnnpack", with_xnnpack) == with_xnnpack
+    assert resolve_providers([("XNNPACK", {"intra_op_num_threads": 2})], with_xnnpack) == [
+        ("XnnpackExecutionProvider", {"intra_op_num_threads": 2}),
+        "CPUExecutionProvider",
+    ]
+    with pytest.raises(ValueError, match="'xnnpack' is not available.*--use_xnnpack.*no onnxruntime wheel on PyPI"):
+        resolve_providers("xnnpack", ["CPUExecutionProvider"])
+
+
 @pytest.mark.parametrize("threads", [0, -1, 1.5, 1025, 99999999999])
 def test_bad_thread_count(bundle, threads):
     contract.assert_thread_count_is_validated(OnnxRuntimeBackend, bundle, threads)
@@ -142,6 +153,15 @@ def test_damaged_bundle_is_refused(bundle, tmp_path):
         fh.write(b"\x00" if fh.read(1) != b"\x00" else b"\x01")
     with pytest.raises(ValueError, match=r"search\.onnx: sha256 mismatch"):
         OnnxRuntimeBackend(copy)
+
+
+@pytest.mark.parametrize("how", ["truncate", "random"])
+def test_a_damaged_graph_with_a_matching_digest_is_a_one_line_error(bundle, tmp_path, how):
+    copy = contract.damaged_copy(bundle, tmp_path / "b", "search.onnx", how)
+    with pytest.raises(ValueError, match=r"search\.onnx: ONNX Runtime cannot read this graph \(.+\); the bundle is "
+                       "damaged: export it again") as caught:  # was onnxruntime's InvalidProtobuf
+        load_backend("onnxruntime", bundle=copy)
+    assert "\n" not in str(caught.value)
 
 
 def test_runs_without_torch(bundle):

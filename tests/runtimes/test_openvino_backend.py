@@ -137,6 +137,17 @@ def test_damaged_ir_is_refused(bundle, tmp_path):
         OpenVinoBackend(copy)
 
 
+@pytest.mark.parametrize("name, how", [("search.bin", "truncate"), ("search.xml", "truncate"),
+                                       ("search.bin", "random"), ("template.bin", "truncate")])
+def test_a_damaged_ir_with_a_matching_digest_is_a_one_line_error(bundle, tmp_path, name, how):
+    copy = contract.damaged_copy(bundle, tmp_path / "b", name, how)
+    graph = name.split(".")[0]
+    with pytest.raises(ValueError, match=rf"{graph}\.xml \(with {graph}\.bin\): OpenVINO cannot read this graph "
+                       r"\(.+\); the bundle is damaged: export it again") as caught:  # was a RuntimeError
+        load_backend("openvino", bundle=copy)
+    assert "\n" not in str(caught.value) and "Exception from" not in str(caught.value)
+
+
 def test_runs_without_torch(bundle):
     contract.assert_runs_without_torch("openvino", bundle, BOX_TOL)
 
