@@ -325,8 +325,8 @@ class BundleBackend(Backend):
         m = bundle.manifest
         if not all(role in m.graph(g).files for g in ("template", "search") for role in self.graph_roles):
             raise ValueError(
-                f"bundle {bundle.root} (target {m.target!r}) has no {self.files_named}; export one for the "
-                f"{self.name} backend with: asymtrack-deploy export --target {self.export_target}"
+                f"bundle {bundle.root} (target {m.target!r}) has no {self.files_named}; export one with: "
+                f"asymtrack-deploy export --target {self.export_target}"
             )
         return bundle
 
