@@ -94,6 +94,9 @@ class OpenVinoConverter(Converter):
     def prepare(self, precision: str) -> None:
         ov = require("openvino", "openvino")
         if precision == "int8":
+            from ..runtimes.openvino_backend import check_int8_cpu
+
+            check_int8_cpu(self.device, precision)
             require("nncf", "openvino")
         if precision == "bf16":
             from ..runtimes.openvino_backend import check_bf16

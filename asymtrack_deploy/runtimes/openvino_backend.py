@@ -26,7 +26,7 @@ from ..bundle import Bundle, load_bundle
 from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require
 
 __all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE", "executed_precisions", "executed_label",
-           "hinted_label", "check_bf16"]
+           "hinted_label", "check_bf16", "check_int8_cpu"]
 
 XML_ROLE = "openvino_xml"
 _VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO")
@@ -117,6 +117,7 @@ class OpenVinoBackend(Backend):
         self._check_bundle()
         core = ov.Core()
         self.device = resolve_device(device, core.available_devices)
+        check_int8_cpu(self.device, self.bundle.manifest.precision)
         self.ov_version = ov.get_version()
         self._config, self.ignored_properties = self._device_config(core, threads, inference_precision)
         self._compiled = {g: core.compile_model(str(self.bundle.path(g, XML_ROLE)), self.device, self._config)
@@ -302,6 +303,28 @@ def check_bf16(core, device: str, hint: str | None) -> None:
             "bf16 inference needs a CPU with bf16 arithmetic (AMX or AVX512-BF16); this one has "
             f"{', '.join(capabilities)}. Use an fp32 or int8 bundle here (asymtrack-deploy export --precision fp32)"
         )
+
+
+def check_int8_cpu(device: str, precision: str, machine: str | None = None) -> None:
+    """An int8 IR on an ARM CPU: refused with the way out, since it does not compile there.
+
+    OpenVINO 2026.4's CPU plugin on aarch64 (checked under qemu with a Cortex-A76 model) fails
+    on the NNCF-quantized search graph while compiling: "Check 'is_axis_valid' ... Axis
+    365072220163 out of the tensor rank range" on a ReduceSum over a [1, 64, 1, 32] f16 tensor that
+    the plugin itself builds (no ReduceSum of that shape is in the IR); 365072220163 is 0x55_0000_0003,
+    axis 3 with uninitialised high bytes. SNIPPETS_MODE=DISABLE and an f32 inference precision
+    do not avoid it. ONNX Runtime's int8 bundle runs there and gives x86's boxes
+    (``ci/arm64-parity.sh``)."""
+    import platform
+
+    machine = (machine or platform.machine()).lower()
+    if precision != "int8" or machine not in ("aarch64", "arm64") or "CPU" not in device.upper():
+        return
+    raise ValueError(
+        "OpenVINO int8 bundles do not compile on ARM CPUs (OpenVINO's CPU plugin fails on the quantized "
+        "graph: 'Axis ... out of the tensor rank range' in a ReduceSum); on ARM use ONNX Runtime int8: "
+        "asymtrack-deploy export --target onnxruntime --precision int8"
+    )
 
 
 def _property(compiled, name: str) -> str | None:
