@@ -12,18 +12,20 @@
 #    tracker cross-built with gcc-aarch64-linux-gnu against the aarch64 openvino wheel.
 # One line per bundle, a summary; exit 1 on any miss, 2 when the set-up fails.
 #
-# Usage: bash ci/arm64-parity.sh [--frames N] [--setup-only]
+# Usage: bash ci/arm64-parity.sh [--frames N] [--bundles NAME,...] [--setup-only]
 # Needs root (debootstrap, chroot, mounts) and network on the first run (Debian, PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
 frames=12
+bundles=""
 setup_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --frames) frames="$2"; shift 2 ;;
+    --bundles) bundles="$2"; shift 2 ;;
     --setup-only) setup_only=1; shift ;;
-    *) echo "arm64-parity: unknown argument $1 (expected --frames N or --setup-only)" >&2; exit 2 ;;
+    *) echo "arm64-parity: unknown argument $1 (expected --frames N, --bundles NAME,... or --setup-only)" >&2; exit 2 ;;
   esac
 done
 
@@ -146,7 +148,8 @@ log "C library built for x86 and aarch64 in $((SECONDS - t1)) s"
 
 # ---- x86: bundles and what x86 computes with them ------------------------------------------------
 t1=$SECONDS
-PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" "$py" ci/arm64_parity.py record "$work" --frames "$frames" "${c_args_x86[@]}" >&2 \
+PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" "$py" ci/arm64_parity.py record "$work" --frames "$frames" \
+  ${bundles:+--bundles "$bundles"} "${c_args_x86[@]}" >&2 \
   || die "recording the x86 side failed"
 log "x86 side recorded in $((SECONDS - t1)) s"
 
