@@ -71,14 +71,14 @@ wheels=(
   "typer==$(pyver typer)"
   "rich==$(pyver rich)"
 )
-setup_version=1   # bump when the set-up below changes
+setup_version=2   # bump when the set-up below changes
 key="$(printf '%s\n' "$setup_version" "${wheels[@]}" | sha256sum | cut -c1-12)"
 archive="$cache/root-bookworm-$key.tar.zst"
 
 build_root() {
   local stage="$cache/build-$key" logfile="$cache/build-$key.log"
   rm -rf "$stage" && mkdir -p "$stage"
-  log "debootstrap arm64 bookworm minbase + python3 (about 10 minutes under emulation; log $logfile)"
+  log "debootstrap arm64 bookworm minbase + python3 (10-30 minutes under emulation; log $logfile)"
   debootstrap --arch=arm64 --variant=minbase --include=python3,python3-venv \
     bookworm "$stage/root" http://deb.debian.org/debian >"$logfile" 2>&1 \
     || { tail -20 "$logfile" >&2; die "debootstrap failed (log $logfile)"; }
