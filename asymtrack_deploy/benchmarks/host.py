@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["CpuTimes", "cpu_times", "steal_pct", "process_cpu_seconds", "isa_features", "STEAL_WARNING_PCT"]
+__all__ = ["CpuTimes", "cpu_times", "steal_pct", "process_cpu_seconds", "isa_features", "cpu_model",
+           "STEAL_WARNING_PCT"]
 
 STEAL_WARNING_PCT = 10.0  # a row with more steal than this gets a warning next to the table
 
@@ -22,6 +23,22 @@ _X86_FEATURES = {
 }
 _ARM_FEATURES = {"asimd": "NEON", "asimdhp": "NEON-FP16", "asimddp": "NEON-DOTPROD", "i8mm": "I8MM",
                  "bf16": "BF16", "sve": "SVE", "sve2": "SVE2", "sme": "SME"}
+
+# aarch64 /proc/cpuinfo has no "model name": the core is "CPU implementer" + "CPU part" (the
+# MIDR fields). The cores of the boards and servers the project targets, and their families.
+_ARM_IMPLEMENTERS = {0x41: "Arm", 0x4E: "NVIDIA", 0x51: "Qualcomm", 0x61: "Apple", 0xC0: "Ampere", 0x48: "HiSilicon"}
+_ARM_PARTS = {
+    (0x41, 0xD03): "Cortex-A53", (0x41, 0xD04): "Cortex-A35", (0x41, 0xD05): "Cortex-A55",
+    (0x41, 0xD07): "Cortex-A57", (0x41, 0xD08): "Cortex-A72", (0x41, 0xD09): "Cortex-A73",
+    (0x41, 0xD0A): "Cortex-A75", (0x41, 0xD0B): "Cortex-A76", (0x41, 0xD0C): "Neoverse-N1",
+    (0x41, 0xD0D): "Cortex-A77", (0x41, 0xD40): "Neoverse-V1", (0x41, 0xD41): "Cortex-A78",
+    (0x41, 0xD42): "Cortex-A78AE", (0x41, 0xD44): "Cortex-X1", (0x41, 0xD46): "Cortex-A510",
+    (0x41, 0xD47): "Cortex-A710", (0x41, 0xD48): "Cortex-X2", (0x41, 0xD49): "Neoverse-N2",
+    (0x41, 0xD4D): "Cortex-A715", (0x41, 0xD4E): "Cortex-X3", (0x41, 0xD4F): "Neoverse-V2",
+    (0x41, 0xD80): "Cortex-A520", (0x41, 0xD81): "Cortex-A720", (0x41, 0xD82): "Cortex-X4",
+    (0x41, 0xD84): "Neoverse-V3", (0x41, 0xD8E): "Neoverse-N3",
+    (0x4E, 0x004): "Carmel", (0xC0, 0xAC3): "AmpereOne", (0x48, 0xD01): "TaiShan-v110",
+}
 
 
 @dataclass(frozen=True)
@@ -65,15 +82,51 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpuinfo(text: str | None) -> str:
+    if text is not None:
+        return text
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def _first_values(text: str) -> dict[str, str]:
+    """The first value of every key of /proc/cpuinfo (the first CPU's)."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            values.setdefault(key.strip(), value.strip())
+    return values
+
+
+def cpu_model(text: str | None = None) -> str:
+    """The CPU by name: x86's "model name"; on ARM the core (implementer and part decoded, e.g.
+    "Arm Cortex-A76 (ARMv8)"), with the raw MIDR fields when the part is not in the table;
+    ``text``: the contents of /proc/cpuinfo, for tests."""
+    import platform
+
+    values = _first_values(_cpuinfo(text))
+    if values.get("model name"):
+        return values["model name"]
+    if "CPU implementer" in values and "CPU part" in values:
+        try:
+            implementer, part = int(values["CPU implementer"], 16), int(values["CPU part"], 16)
+        except ValueError:
+            implementer = part = -1
+        vendor = _ARM_IMPLEMENTERS.get(implementer, f"implementer {values['CPU implementer']}")
+        core = _ARM_PARTS.get((implementer, part), f"part {values['CPU part']}")
+        architecture = values.get("CPU architecture", "?")
+        return f"{vendor} {core} (ARMv{architecture})"
+    return platform.processor() or platform.machine()
+
+
 def isa_features(text: str | None = None) -> list[str]:
     """The precision-relevant ISA features of this CPU, by bench's names (``text``: the
     contents of /proc/cpuinfo, for tests)."""
-    if text is None:
-        try:
-            with open("/proc/cpuinfo") as handle:
-                text = handle.read()
-        except OSError:
-            return []
+    text = _cpuinfo(text)
     flags: set[str] = set()
     for line in text.splitlines():
         key, _, value = line.partition(":")

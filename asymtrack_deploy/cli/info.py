@@ -36,6 +36,7 @@ def command(
     summary = model_summary(model)
     if checkpoint is not None:
         summary["checkpoint"] = str(checkpoint)
+    summary["machine"] = _machine_here()
     if as_json:
         out.print_json(json.dumps(summary))
     else:
@@ -56,6 +57,7 @@ def _render(s: dict) -> None:
         t.add_row(f"parameters: {name}", f"{n:,} ({n / 1e6:.2f} M)")
     for name, f in s["flops"].items():
         t.add_row(f"FLOPs: {name} branch", f"{f / 1e9:.3f} G")
+    t.add_row("this machine", f"{s['machine']['cpu']}; ISA: {', '.join(s['machine']['isa']) or 'n/a'}")
     out.print(t)
     st = Table(title="Template state (passed from the template branch to the search branch)")
     st.add_column("tensor")
@@ -88,21 +90,31 @@ def _describe_bundle(path: Path, as_json: bool) -> None:
     _render_section("on this machine", _runtime_here(bundle))
 
 
+def _machine_here() -> dict:
+    """The CPU by name and the ISA features that decide which precisions are fast on it (on ARM:
+    NEON, its fp16 arithmetic, dot product, i8mm, SVE)."""
+    from ..benchmarks.host import cpu_model, isa_features
+
+    return {"cpu": cpu_model(), "isa": isa_features()}
+
+
 def _runtime_here(bundle) -> dict:
     """What the bundle's backend runs on this machine: the precision a runtime executes can
     differ from the bundle's (OpenVINO picks per CPU), so the backend is loaded and asked."""
     from ..runtimes import load_bundle_backend
 
+    machine = _machine_here()
+    machine = {"cpu": machine["cpu"], "isa": ", ".join(machine["isa"]) or "n/a"}
     try:
         with load_bundle_backend(bundle.root) as backend:
             extra = backend.info.extra
-            here = {"runtime": backend.describe(), **{k: extra[k] for k in ("inference_precision", "executes")
+            here = {**machine, "runtime": backend.describe(), **{k: extra[k] for k in ("inference_precision", "executes")
                                                       if extra.get(k) is not None}}
             if hasattr(backend, "executed_precisions"):  # OpenVINO: read once, in this short-lived process
                 here["executed_precisions"] = backend.executed_precisions()
             return here
     except (ImportError, ValueError, RuntimeError) as exc:  # not installed, refused here (bf16)
-        return {"not runnable here": str(exc)}
+        return {**machine, "not runnable here": str(exc)}
 
 
 def _render_summary(root: Path, m: dict) -> None:
