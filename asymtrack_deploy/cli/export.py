@@ -97,7 +97,7 @@ def _export(target: str, options: dict):
     try:
         with warnings.catch_warnings(record=True) as caught, Stages("export") as stages:
             warnings.simplefilter("default")
-            bundle = export_bundle(target, progress=stages.stage, **options)
+            bundle = export_bundle(target, progress=stages.stage, advance=stages.advance, **options)
     except FileExistsError as exc:  # the library names its Python option; here it is --force
         fail(str(exc).replace("force=True", "--force"))
     except ValueError as exc:  # CheckpointError is a ValueError
