@@ -56,6 +56,7 @@ def command(
     sequence = builtin_sequence()
     bundle_for = partial(cached_bundle, variant=variant.value, checkpoint=checkpoint, cache_dir=cache_dir)
     with Stages("bench") as stages:
+        _warn_early(watch, stages)
         try:
             plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams,
                              _announced(bundle_for, stages), _c_library(c_library))
@@ -113,6 +114,14 @@ class _RowProgress:
         left = (time.perf_counter() - self.started) / self.done * (self.segments - self.done)
         self.stages.advance(f"round {event['round'] + 1}/{self.rounds}: {event['label']} {event['precision']}, "
                             f"about {left:.0f} s left")
+
+
+def _warn_early(watch, stages) -> None:
+    """A host already busy when bench starts is said at once, not only under the table."""
+    from ..benchmarks.host import busy_reasons
+
+    for reason in busy_reasons(watch.summary()):
+        stages.note(f"[yellow]warning: {reason}: the speed-ups of this run may mean nothing[/]")
 
 
 def _host_record(watch, rows: list[dict]) -> dict:

@@ -92,6 +92,7 @@ def test_bench_streams_reports_aggregate_target_frames(tmp_path, monkeypatch):
     assert baseline["streams"] == ort["streams"] == 3 and baseline["speedup_search_p50"] == 1.0
     assert ort["fps"] == 3 * 1000.0 / ort["e2e"]["mean"]  # target-frames per second
     # the busy host: a warning in the table and in the JSON, naming the load, with the evidence
+    assert "warning: load average 3.90 on 2 cores before the run" in result.stderr  # said at once, too
     said = " ".join(result.stdout.split())
     assert "host too busy" in said and "WARNING: this host was too busy for the speed-ups to mean anything" in said
     assert "load average 3.90 on 2 cores before the run" in said and "other processes used 60% of the 2 cores" in said
