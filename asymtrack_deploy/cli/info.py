@@ -35,12 +35,22 @@ def command(
             fail(str(exc))
     summary = model_summary(model)
     if checkpoint is not None:
-        summary["checkpoint"] = str(checkpoint)
+        summary.update(_checkpoint_facts(checkpoint))
     summary["machine"] = _machine_here()
     if as_json:
         out.print_json(json.dumps(summary))
     else:
         _render(summary)
+
+
+def _checkpoint_facts(path: Path) -> dict:
+    """What identifies a downloaded checkpoint: its sha256 and the form the file is in (the
+    model above is always run in deploy form; a training-form file is fused on load)."""
+    from ..bundle import file_sha256
+    from ..models.checkpoint import is_deploy_form, read_state_dict
+
+    form = "deploy (OPE fused)" if is_deploy_form(read_state_dict(path)) else "training (OPE unfused: official release)"
+    return {"checkpoint": str(path), "checkpoint_form": form, "checkpoint_sha256": file_sha256(path)}
 
 
 def _render(s: dict) -> None:
@@ -53,6 +63,8 @@ def _render(s: dict) -> None:
         t.add_row(key.replace("_", " "), str(s[key]))
     if "checkpoint" in s:
         t.add_row("checkpoint", s["checkpoint"])
+        t.add_row("checkpoint form", s["checkpoint_form"])
+        t.add_row("checkpoint sha256", s["checkpoint_sha256"])
     for name, n in s["parameters"].items():
         t.add_row(f"parameters: {name}", f"{n:,} ({n / 1e6:.2f} M)")
     for name, f in s["flops"].items():
