@@ -8,8 +8,16 @@ The rules (from the official ``sample_target``):
   x1 = round(cx - side / 2) (Python's round: halves to even), likewise y1;
 * outside the frame the crop is zero; on the right and bottom one more real pixel is dropped
   than needed (the official pad is ``x1 + side - W + 1``), a quirk kept for exact parity;
-* the square is resized to ``out_size`` with bilinear interpolation (cv2.INTER_LINEAR), and the
-  resize factor is out_size / side.
+* the square is resized to ``out_size`` with bilinear interpolation: OpenCV's uint8
+  INTER_LINEAR as x86 builds compute it (``resize_linear_u8``), and the resize factor is
+  out_size / side.
+
+The resize is defined here, not left to OpenCV: the aarch64 OpenCV wheels compute INTER_LINEAR
+differently (off by 1 in 16-19 % of pixels), so a crop, and with it every box, would depend on the
+CPU. ``resize_linear_u8`` states x86 OpenCV's arithmetic in numpy (float32 source coordinates,
+11-bit weights, its integer rounding), which gives the same bytes on every CPU; where OpenCV's own
+resize is proven to give those bytes (x86-64, checked at first use), it is called instead, being
+several times faster (see ``resize_linear_u8``).
 
 ``crop_rgb``, ``map_box_back`` and ``clip_box`` take the rules record (``tracker_spec.StepRules``:
 the manifest's, or the model config's), never loose constants; ``crop_square`` is the geometry
@@ -21,13 +29,15 @@ from __future__ import annotations
 
 import functools
 import math
+import platform
 
 import cv2
 import numpy as np
 
 from .tracker_spec import CropRule, StepRules
 
-__all__ = ["crop_rgb", "crop_square", "crop_window", "to_rgb", "map_box_back", "clip_box", "CropCanvas", "rows_read"]
+__all__ = ["crop_rgb", "crop_square", "crop_window", "to_rgb", "map_box_back", "clip_box", "CropCanvas", "rows_read",
+           "resize_linear_u8"]
 
 
 def crop_window(box_xywh, factor: float) -> tuple[int, int, int]:
@@ -55,8 +65,7 @@ def crop_square(frame: np.ndarray, box_xywh, factor: float, out_size: int,
         window = canvas.window(frame, x1, y1, side, out_size)
     else:
         window = _padded_window(frame, x1, y1, side)
-    crop = cv2.resize(window, (out_size, out_size), interpolation=cv2.INTER_LINEAR)
-    return crop, out_size / side
+    return resize_linear_u8(window, out_size, out_size), out_size / side
 
 
 def _inside(frame: np.ndarray, x1: int, y1: int, side: int) -> bool:
@@ -67,21 +76,151 @@ def _inside(frame: np.ndarray, x1: int, y1: int, side: int) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def rows_read(side: int, out_size: int) -> np.ndarray | None:
-    """The window rows (or columns) that OpenCV's uint8 INTER_LINEAR resize from ``side`` to
+    """The window rows (or columns) that the uint8 INTER_LINEAR resize from ``side`` to
     ``out_size`` reads, sorted; None when it reads all of them (``side <= 2 * out_size``: the
     two rows under each output row cover the window, and an exact 2x downscale averages them
     all). Output row d reads rows floor(f) and floor(f) + 1 (clamped), f = float32((d + 0.5) *
     side / out_size - 0.5): the coordinates cv::resize computes (and runtime-c reproduces)."""
     if side <= 2 * out_size:
         return None
-    scale = 1.0 / (out_size / side)
-    first = np.floor(((np.arange(out_size) + 0.5) * scale - 0.5).astype(np.float32)).astype(np.intp)
+    first, _ = _source_coordinates(side, out_size)
     read = np.zeros(side + 1, dtype=bool)
     read[np.clip(first, 0, side - 1)] = True
     read[np.clip(first + 1, 0, side - 1)] = True
     rows = np.flatnonzero(read[:side])
     rows.flags.writeable = False
     return rows
+
+
+# ---- the resize ---------------------------------------------------------------------------------
+
+_COEF_ONE = np.float32(1 << 11)  # OpenCV's INTER_RESIZE_COEF_BITS = 11
+
+
+def resize_linear_u8(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)`` for uint8 images,
+    with the bytes x86 OpenCV gives, on every CPU.
+
+    OpenCV's aarch64 build gives other bytes (off by 1 in 16-19 % of pixels), so the definition
+    is ``_resize_linear_numpy``, whose integer and single-rounding float steps are the same on
+    every CPU. OpenCV's own resize, several times faster, is used where it is shown to give the
+    definition's bytes: on x86-64, when a probe at first use agrees (``_opencv_is_exact``; the
+    tests compare the two over thousands of random sizes). Shapes as cv2.resize returns them
+    (an (h, w, 1) image gives (height, width)).
+    """
+    if image.dtype != np.uint8:
+        raise ValueError(f"resize_linear_u8 takes uint8 images, got {image.dtype}")
+    if _opencv_is_exact():
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    return _resize_linear_numpy(image, width, height)
+
+
+@functools.lru_cache(maxsize=256)
+def _source_coordinates(size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per output index d: floor(f) and the float32 fraction f - floor(f), f = float32((d + 0.5)
+    * scale - 0.5) with scale = 1 / (out_size / size) in double, as cv::resize computes them
+    (numpy rounds each operation once: no fused multiply-add, which would change f)."""
+    scale = 1.0 / (out_size / size)
+    f = ((np.arange(out_size) + 0.5) * scale - 0.5).astype(np.float32)
+    first = np.floor(f)
+    return first.astype(np.intp), f - first
+
+
+def _fixed_weights(fraction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 11-bit weights of (1 - f, f), rounded half to even from float32 as OpenCV does."""
+    return (np.rint((np.float32(1) - fraction) * _COEF_ONE).astype(np.int32),
+            np.rint(fraction * _COEF_ONE).astype(np.int32))
+
+
+@functools.lru_cache(maxsize=64)
+def _column_plan(size: int, out_size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Byte offsets (within a row) of the two pixels under each output column, both taps
+    side by side, and their weights: columns past the edges clamp with fraction 0."""
+    first, fraction = _source_coordinates(size, out_size)
+    fraction = np.where((first < 0) | (first >= size - 1), np.float32(0), fraction)
+    first = np.clip(first, 0, size - 1)
+    second = np.minimum(first + 1, size - 1)
+    alpha0, alpha1 = _fixed_weights(fraction)
+    channel = np.arange(channels)
+    offsets = np.concatenate([(first[:, None] * channels + channel).ravel(),
+                              (second[:, None] * channels + channel).ravel()])
+    weights = np.concatenate([np.repeat(alpha0, channels), np.repeat(alpha1, channels)])
+    return offsets, weights
+
+
+@functools.lru_cache(maxsize=64)
+def _row_plan(size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows read (sorted), and per output row the index among them of its two rows (clamped)
+    and their weights (rows keep the unclamped fraction, as OpenCV does)."""
+    first, fraction = _source_coordinates(size, out_size)
+    upper, lower = np.clip(first, 0, size - 1), np.clip(first + 1, 0, size - 1)
+    rows, index = np.unique(np.concatenate([upper, lower]), return_inverse=True)
+    beta0, beta1 = _fixed_weights(fraction)
+    return rows, index[:out_size], index[out_size:], beta0[:, None], beta1[:, None]
+
+
+def _resize_linear_numpy(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """x86 OpenCV's uint8 INTER_LINEAR, step for step: a copy at the same size; an exact 2x
+    downscale averaged over 2 x 2 pixels with (sum + 2) >> 2 (OpenCV hands it to INTER_AREA);
+    otherwise a horizontal pass in int32 (a0 * p0 + a1 * p1) over only the rows read, then the
+    vertical pass of its SIMD code, ((b0 * (h0 >> 4)) >> 16) + ((b1 * (h1 >> 4)) >> 16) + 2 >> 2."""
+    in_height, in_width = image.shape[:2]
+    channels = image.shape[2] if image.ndim == 3 else 1
+    out_shape = (height, width, channels) if channels > 1 else (height, width)
+    if (in_width, in_height) == (width, height):
+        return image.reshape(in_height, in_width, channels).reshape(out_shape).copy()
+    if 1.0 / (width / in_width) == 2.0 and 1.0 / (height / in_height) == 2.0:
+        blocks = image.reshape(height, 2, width, 2, channels).astype(np.uint16).sum(axis=(1, 3))
+        return ((blocks + 2) >> 2).astype(np.uint8).reshape(out_shape)
+    offsets, weights = _column_plan(in_width, width, channels)
+    rows, upper, lower, beta0, beta1 = _row_plan(in_height, height)
+    pixel_rows = image.reshape(in_height, in_width * channels) if image.flags.c_contiguous else None
+    if pixel_rows is None:  # a view into a frame: its rows as byte rows, without a copy
+        pixel_rows = _byte_rows(image, channels)
+    taps = np.multiply(np.take(pixel_rows[rows], offsets, axis=1), weights, dtype=np.int32)
+    horizontal = taps[:, : width * channels]
+    horizontal += taps[:, width * channels :]
+    horizontal >>= 4
+    top = horizontal[upper]
+    top *= beta0
+    top >>= 16
+    bottom = horizontal[lower]
+    bottom *= beta1
+    bottom >>= 16
+    top += bottom
+    top += 2
+    top >>= 2
+    return top.astype(np.uint8).reshape(out_shape)
+
+
+def _byte_rows(image: np.ndarray, channels: int) -> np.ndarray:
+    """(height, width * channels) rows of an image whose pixels lie contiguous within a row
+    (a window cut from a frame); other layouts are copied first."""
+    if image.strides[1] != channels or (image.ndim == 3 and image.strides[2] != 1) or image.strides[0] < 0:
+        image = np.ascontiguousarray(image)
+        return image.reshape(image.shape[0], -1)
+    return np.lib.stride_tricks.as_strided(image, shape=(image.shape[0], image.shape[1] * channels),
+                                           strides=(image.strides[0], 1), writeable=False)
+
+
+_PROBES = ((700, 256, 3), (301, 256, 3), (97, 256, 3), (59, 128, 3), (513, 256, 3), (1000, 384, 3),
+           (300, 7, 3), (255, 128, 1), (333, 256, 4), (130, 128, 3))
+
+
+@functools.lru_cache(maxsize=1)
+def _opencv_is_exact() -> bool:
+    """Whether this OpenCV's INTER_LINEAR gives the definition's bytes: on x86-64 only (where the
+    tests show it over thousands of random sizes), confirmed once per process on probes of
+    downscales, upscales and channel counts, so a build that differs falls back to numpy."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    rng = np.random.default_rng(0)
+    for side, out_size, channels in _PROBES:
+        image = rng.integers(0, 256, size=(side + 3, side, channels), dtype=np.uint8)
+        want = _resize_linear_numpy(image, out_size, out_size + 1)
+        if not np.array_equal(cv2.resize(image, (out_size, out_size + 1), interpolation=cv2.INTER_LINEAR), want):
+            return False
+    return True
 
 
 class CropCanvas:

@@ -157,3 +157,56 @@ def test_canvas_memory_is_bounded():
     assert canvas._canvas is first
     crop_square(frame[:50], box, 4.0, 64, canvas=canvas)  # another frame size: a new canvas
     assert canvas._canvas is not first and canvas._canvas.shape[2] == 3
+
+
+@pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"),
+                    reason="the resize's definition is x86 OpenCV's arithmetic: compared where that OpenCV runs")
+def test_numpy_resize_is_bit_exact_with_x86_opencv_over_random_sizes():
+    """The numpy resize (what every non-x86 CPU runs) against x86 OpenCV's INTER_LINEAR: random
+    sizes up and down, exact 2x, same size, 1-4 channels, contiguous images and frame views."""
+    import cv2
+
+    from asymtrack_deploy.crop import _resize_linear_numpy
+
+    rng = np.random.default_rng(26)
+    for case in range(800):
+        h = int(rng.integers(1, 900)) if rng.random() < 0.6 else int(rng.integers(1, 40))
+        w = h if rng.random() < 0.7 else int(rng.integers(1, 900))
+        oh = int(rng.choice([128, 256, 7, 1, 384, int(rng.integers(1, 600))]))
+        ow = oh if rng.random() < 0.8 else int(rng.integers(1, 600))
+        if rng.random() < 0.05:
+            h, w = 2 * oh, 2 * ow
+        channels = int(rng.choice([1, 3, 4, 0]))
+        big = rng.integers(0, 256, size=(h + 5, w + 9) + ((channels,) if channels else ()), dtype=np.uint8)
+        image = big[2 : 2 + h, 3 : 3 + w] if rng.random() < 0.6 else np.ascontiguousarray(big[:h, :w])
+        want = cv2.resize(image, (ow, oh), interpolation=cv2.INTER_LINEAR)
+        got = _resize_linear_numpy(image, ow, oh)
+        assert got.shape == want.shape and np.array_equal(got, want), (case, image.shape, ow, oh)
+
+
+def test_crops_do_not_depend_on_the_cpus_opencv(monkeypatch):
+    """On a CPU whose OpenCV resizes differently (as the aarch64 wheels do: off by 1 in many
+    pixels), the crop is still the reference crop: OpenCV's resize is trusted on x86-64 only,
+    and only after its probe agrees."""
+    import cv2
+
+    from asymtrack_deploy import crop as crop_module
+
+    x86_resize = cv2.resize
+
+    def other_cpus_resize(image, size, interpolation):  # x86's result, off by one where odd
+        out = x86_resize(image, size, interpolation=interpolation)
+        return out ^ (out & 1) if interpolation == cv2.INTER_LINEAR else out
+
+    rng = np.random.default_rng(5)
+    cases = [_random_case(rng) for _ in range(60)]
+    wants = [_reference_crop_square(frame, box, 4.0, 256)[0] for frame, box in cases]
+    monkeypatch.setattr(crop_module.cv2, "resize", other_cpus_resize)
+    for machine in ("aarch64", "x86_64"):  # aarch64: never trusted; x86_64: its probe disagrees
+        monkeypatch.setattr(crop_module.platform, "machine", lambda: machine)
+        crop_module._opencv_is_exact.cache_clear()
+        assert not crop_module._opencv_is_exact()
+        canvas = crop_module.CropCanvas()
+        for (frame, box), want in zip(cases, wants):
+            np.testing.assert_array_equal(crop_square(frame, box, 4.0, 256, canvas=canvas)[0], want)
+    crop_module._opencv_is_exact.cache_clear()

@@ -1,8 +1,9 @@
 """README.md keeps its promises: the blocks it marks with a ``tests/test_readme.py`` comment run as
-written, on the built-in data, in a folder holding the files they name: an official-format
-checkpoint (the reference vectors' random-weight tiny checkpoint) as ``AsymTrack_T.pth.tar`` and
-``weights/AsymTrack_T.pth.tar``, the first two frames of the built-in sequence as ``frame0.jpg``
-and ``frame1.jpg``, and the bundle the CI excerpt exports as ``out/tiny-onnx``."""
+written, on the built-in data: the Python snippets after their visible set-up block (``sh``: a
+bundle and two frames) in a folder holding an official-format checkpoint (the reference
+vectors' random-weight tiny checkpoint) as ``AsymTrack_T.pth.tar`` and
+``weights/AsymTrack_T.pth.tar``; the CI excerpt; and every line of the C quick start (``bash``)
+in a folder with a copy of ``runtime-c/`` and nothing else."""
 from __future__ import annotations
 
 import json
@@ -41,10 +42,38 @@ def marked_blocks() -> list[tuple[int, str, str]]:
 
 PYTHON = [(line, code) for line, lang, code in marked_blocks() if lang == "python"]
 CI = [code for _, lang, code in marked_blocks() if lang == "yaml"]
+SHELL = [code for _, lang, code in marked_blocks() if lang == "bash"]  # the C quick start
+SETUP = [code for _, lang, code in marked_blocks() if lang == "sh"]  # the Python snippets' set-up
 
 
 def test_the_readme_marks_its_snippets_and_the_ci_excerpt():
-    assert len(PYTHON) >= 2 and len(CI) == 1
+    assert len(PYTHON) >= 2 and len(CI) == 1 and len(SHELL) == 1 and len(SETUP) == 1
+
+
+def _shell_env() -> dict:
+    """This Python's bin folder first (asymtrack-deploy, python), and this checkout importable."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.mark.slow
+def test_c_quick_start_runs_as_written_and_both_trackers_give_the_same_boxes(tmp_path):
+    """Every line of the README's C section, from a fresh clone's point of view (a folder with
+    runtime-c/ and nothing built or exported), then the two box files compared."""
+    from tests.c.conftest import openvino_cmake_dir, require_toolchain
+
+    require_toolchain()
+    openvino_cmake_dir()
+    shutil.copytree(ROOT / "runtime-c", tmp_path / "runtime-c", ignore=shutil.ignore_patterns("build*"))
+    said = _run_shell_block(tmp_path, SHELL[0])
+    c_boxes = [[float(v) for v in line.split(",")] for line in (tmp_path / "boxes-c.txt").read_text().splitlines()]
+    python_boxes = [[float(v) for v in line.split(",")] for line in (tmp_path / "boxes-python.txt").read_text().splitlines()]
+    assert len(c_boxes) == len(python_boxes) == len(image_files(BUILTIN_DIR / "vtest"))
+    assert "no --checkpoint: exporting the demo weights" in said
+    if "JPEG decoder: libjpeg" not in said:
+        pytest.skip("runtime-c built without libjpeg (apt-get install libjpeg-dev): its JPEG pixels differ from OpenCV's")
+    worst = max(abs(c - p) for c_row, p_row in zip(c_boxes, python_boxes) for c, p in zip(c_row[:4], p_row))
+    assert worst <= 0.005 + 0.001, worst  # the Python file has 2 decimals
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +116,26 @@ def test_ci_excerpt_exports_and_passes_parity(ci_run):
     assert "parity: frames, teacher-forced and free-running" in runs[-1].stderr  # a log line per stage
 
 
+def _run_shell_block(folder: Path, block: str) -> str:
+    """Each command line of a shell block, in ``folder``; their stderr."""
+    said = ""
+    for command in [line for line in block.splitlines() if line.strip() and not line.startswith("#")]:
+        done = subprocess.run(["bash", "-c", command], cwd=folder, env=_shell_env(), capture_output=True, text=True,
+                              timeout=1200)
+        assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
+        said += done.stderr
+    return said
+
+
 @pytest.fixture(scope="module")
 def snippet_folder(ci_run):
-    """The files the Python snippets name, beside the CI run's files."""
+    """The README's visible set-up commands run in the CI run's folder, and the official-format
+    checkpoint the set-up text asks for."""
     folder, _ = ci_run
-    shutil.copytree(folder / "bundle", folder / "out" / "tiny-onnx")
+    _run_shell_block(folder, SETUP[0])
+    assert (folder / "out" / "tiny-onnx" / "manifest.json").is_file()
+    assert all((folder / f"frame{index}.jpg").is_file() for index in range(2))
     shutil.copy(folder / "weights" / CHECKPOINT, folder / CHECKPOINT)
-    for index, frame in enumerate(image_files(BUILTIN_DIR / "vtest")[:2]):
-        shutil.copy(frame, folder / f"frame{index}.jpg")
     return folder
 
 

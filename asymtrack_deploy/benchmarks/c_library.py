@@ -92,7 +92,7 @@ class CRowSession:
     time) and "outside" is the rest of the update: crop, resize, decoding the heatmaps. Its
     "template" is a whole ``init`` (crop and template graph), timed from Python."""
 
-    def __init__(self, spec, frames_dir: str, init_box, warmup: int):
+    def __init__(self, spec, frames_dir: str, init_box):
         from ..c_tracker import CTracker
 
         options = spec.options
@@ -101,7 +101,6 @@ class CRowSession:
         self.tracker = CTracker(options["bundle"], options["library"], threads=options.get("threads") or 0)
         self.tracker.init(self.frames[0], self.init_box)
         self._steps = 0
-        self.measure(0, 0, warmup)
 
     def _update(self) -> tuple[int, int]:
         frame, restart = cycled_frame(self.frames, self._steps)

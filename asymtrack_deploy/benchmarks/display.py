@@ -1,7 +1,8 @@
 """Turning a benchmark run (its JSON) into tables and a chart; no timing here.
 
 The table is ``COLUMNS``: one (header, cell) pair per column, so a new figure in the rows is one
-more entry here, shown the same way by the command line and by RESULTS.md.
+more entry here, shown the same way by the command line (``bench --wide``) and by RESULTS.md;
+``COMPACT`` names the columns the command line shows by default (they fit 100 characters).
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 from .. import catalogue
 from .host import STEAL_WARNING_PCT
 
-__all__ = ["COLUMNS", "row_cells", "markdown", "plot_fps", "gpu_line", "machine_line", "run_notes"]
+__all__ = ["COLUMNS", "COMPACT", "table_columns", "row_cells", "markdown", "plot_fps", "gpu_line", "machine_line",
+           "run_notes", "host_warning"]
 
 
 def _f(value, digits: int = 2) -> str:
@@ -72,16 +74,22 @@ COLUMNS: tuple[tuple[str, Callable[[dict], str]], ...] = (
     ("files MB", lambda row: _f(row.get("files_mb"))),
     ("peak RSS MB", lambda row: _f(row.get("peak_rss_mb"), 0)),
 )
-_PARITY = [header for header, _ in COLUMNS].index("parity")
+COMPACT = ("row", "precision", "search p50 ms", "tracker FPS", "FPS speed-up", "parity")
 
 
-def row_cells(row: dict) -> list[str]:
+def table_columns(wide: bool = True) -> tuple[tuple[str, Callable[[dict], str]], ...]:
+    """Every column, or the ``COMPACT`` ones."""
+    return COLUMNS if wide else tuple(c for c in COLUMNS if c[0] in COMPACT)
+
+
+def row_cells(row: dict, columns=COLUMNS) -> list[str]:
     """One table row as strings (also used by the rich table of the CLI)."""
+    headers = [header for header, _ in columns]
     if "error" in row:
-        cells = [_label(row), row.get("precision", "")] + ["—"] * (len(COLUMNS) - 2)
-        cells[_PARITY] = row["error"][:60]
+        cells = [_label(row), row.get("precision", "")] + ["—"] * (len(columns) - 2)
+        cells[headers.index("parity")] = row["error"][:60]
         return cells
-    return [cell(row) for _, cell in COLUMNS]
+    return [cell(row) for _, cell in columns]
 
 
 def gpu_line(gpu: dict) -> str:
@@ -99,11 +107,26 @@ def machine_line(machine: dict) -> str:
             f"{machine.get('threads') or 'library default'}, governor {machine.get('governor') or 'n/a'}")
 
 
+def host_warning(run: dict) -> str | None:
+    """The warning of a run measured on a host too busy for its ratios (None: it was not), with
+    the evidence: what was busy, and how much the baseline's rounds differed."""
+    host = run.get("host") or {}
+    if not host.get("reasons"):
+        return None
+    spread = host.get("baseline_round_spread")
+    evidence = (f"; the baseline's slowest round took {spread:.2f}x its fastest" if spread else "")
+    return (f"WARNING: this host was too busy for the speed-ups to mean anything: {'; '.join(host['reasons'])}"
+            f"{evidence}. Run bench again on a quiet machine (check with `uptime`).")
+
+
 def run_notes(run: dict) -> list[str]:
-    """How the speed-ups were taken, and a warning per row measured under high steal time."""
+    """The busy-host warning, how the speed-ups were taken, and a warning per row measured under
+    high steal time."""
     settings = run["settings"]
     rounds = settings.get("rounds", 1)
-    notes = [f"Speed-ups: median (and range) of the ratios to the baseline in each of {rounds} interleaved rounds "
+    warning = host_warning(run)
+    notes = [warning] if warning else []
+    notes += [f"Speed-ups: median (and range) of the ratios to the baseline in each of {rounds} interleaved rounds "
              "(every row in each round, order rotated, each row in its own process)."] if rounds > 1 else []
     for row in run["rows"]:
         steal = row.get("steal_pct")

@@ -25,7 +25,7 @@ from .host import cpu_times, process_cpu_seconds
 from .session import serve
 from .timing import LatencyStats
 
-__all__ = ["RowSpec", "run_rows", "add_speedups", "bundle_facts", "round_sizes", "DEFAULT_ROUNDS"]
+__all__ = ["RowSpec", "run_rows", "add_speedups", "bundle_facts", "round_sizes", "round_spread", "DEFAULT_ROUNDS"]
 
 DEFAULT_ROUNDS = 5
 _SEGMENT_WARMUP = 5  # untimed calls at the start of each segment, at most
@@ -110,16 +110,32 @@ def _rotated(items: list, by: int) -> list:
     return items[by:] + items[:by]
 
 
+def _await_ready(worker: _Worker, on_stage) -> None:
+    """Wait until the row is loaded and warmed up (or failed), telling ``on_stage`` each step."""
+    while True:
+        reply = worker.receive()
+        stage = reply.get("stage") if reply else None
+        if on_stage:
+            on_stage({"label": worker.spec.label, "precision": worker.spec.precision,
+                      "stage": stage or ("ready" if reply else "failed")})
+        if stage is None:
+            return
+
+
 def run_rows(specs: list[RowSpec], frames_dir: str | Path, init_box, count: int, warmup: int,
-             rounds: int = DEFAULT_ROUNDS, on_row=None) -> list[dict]:
+             rounds: int = DEFAULT_ROUNDS, on_row=None, on_stage=None, on_rounds=None) -> list[dict]:
     """Measure every row in ``rounds`` interleaved rounds (``count`` timed frames per row in all);
-    a failing row is reported, not fatal. ``on_row`` is called after each segment with
-    {"label", "precision", "round"}: rounds x rows calls in all."""
+    a failing row is reported, not fatal. The rows load and warm up in parallel first:
+    ``on_stage`` gets {"label", "precision", "stage"} as each row is "warming up", then "ready"
+    or "failed"; ``on_rounds()`` is called when the rounds begin; ``on_row`` after each segment
+    with {"label", "precision", "round"}: rounds x rows calls in all."""
     ctx = multiprocessing.get_context("spawn")
     workers = [_Worker(ctx, spec, str(frames_dir), init_box, warmup) for spec in specs]
     try:
         for worker in workers:
-            worker.receive()
+            _await_ready(worker, on_stage)
+        if on_rounds:
+            on_rounds()
         sizes = round_sizes(count, rounds)
         templates = round_sizes(min(count, _TIMED_TEMPLATES), len(sizes)) + [0] * len(sizes)
         for r, frames in enumerate(sizes):
@@ -206,6 +222,14 @@ def _ratios(base: dict, row: dict, key: str, invert: bool) -> list[float]:
     ours, theirs = _per_round(row, key), _per_round(base, key)
     pairs = [(theirs[r], ours[r]) for r in sorted(ours) if r in theirs]
     return [b / o if invert else o / b for b, o in pairs]
+
+
+def round_spread(row: dict) -> float | None:
+    """The row's slowest round over its fastest (mean tracker update): 1.0 when every round took
+    the same time. On a quiet host the baseline's is a few percent; on a busy one it is the
+    visible sign that its rounds ran under different conditions."""
+    means = [r["e2e_mean"] for r in row.get("rounds", []) if r.get("e2e_mean")]
+    return max(means) / min(means) if len(means) >= 2 else None
 
 
 def add_speedups(rows: list[dict]) -> list[dict]:

@@ -39,9 +39,10 @@ def _gpu_peak_mb() -> float | None:
 
 
 class RowSession:
-    """A loaded row: ``measure(frames, templates, warmup)`` times one segment."""
+    """A loaded row: ``measure(frames, templates, warmup)`` times one segment (``measure(0, 0, n)``
+    is the warm-up)."""
 
-    def __init__(self, spec, frames_dir: str, init_box, warmup: int):
+    def __init__(self, spec, frames_dir: str, init_box):
         from ..runtimes import load_backend
         from ..tracker import BatchTracker
 
@@ -53,7 +54,6 @@ class RowSession:
         self.template_crop = self._template_crop()
         self.state = self.backend.template(self.template_crop)
         self._search_calls = self._tracker_steps = 0
-        self.measure(0, 0, warmup)
 
     def _trajectory_crops(self, count: int) -> list[np.ndarray]:
         """Search crops along the tracker's own track (cycling the sequence), batch-shaped."""
@@ -117,10 +117,13 @@ def _session_class(spec):
 
 
 def serve(conn, spec, frames_dir: str, init_box, warmup: int) -> None:
-    """The worker process: load the row, then answer ``("measure", frames, templates, warmup)``
-    and ``("finish",)`` commands on ``conn`` until finished. Errors are answers, not crashes."""
+    """The worker process: load the row (saying ``{"stage": "warming up"}`` when loaded), warm it
+    up (``{"ready": True}``), then answer ``("measure", frames, templates, warmup)`` and
+    ``("finish",)`` commands on ``conn`` until finished. Errors are answers, not crashes."""
     try:
-        session = _session_class(spec)(spec, frames_dir, init_box, warmup)
+        session = _session_class(spec)(spec, frames_dir, init_box)
+        conn.send({"stage": "warming up"})
+        session.measure(0, 0, warmup)
     except Exception as exc:  # noqa: BLE001 - a row that cannot load is reported as such
         conn.send(_error(exc))
         return

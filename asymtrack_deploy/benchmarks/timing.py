@@ -53,17 +53,6 @@ def time_calls(fn: Callable[[int], object], count: int, warmup: int, sync: Calla
     return samples
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _governor() -> str | None:
     try:
         with open("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") as handle:
@@ -138,11 +127,11 @@ def machine_info(threads: int | None = None, device: str = "cpu") -> dict:
     which precisions are fast (and what OpenVINO makes of them), library versions, and the GPU
     for a CUDA run."""
     from .. import __version__
-    from .host import isa_features
+    from .host import cpu_model, isa_features
 
     return {
         "gpu": gpu_info() if device == "cuda" else None,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
         "isa": isa_features(),
         "threads": threads,

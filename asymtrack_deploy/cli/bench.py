@@ -16,12 +16,14 @@ from .options import Variant
 def command(
     variant: Annotated[Variant, typer.Option(help="Model variant.")] = Variant.tiny,
     backends: Annotated[Optional[str], typer.Option(help="Comma-separated backends (default: all installed).")] = None,
-    precisions: Annotated[str, typer.Option(help="Comma-separated precisions to try.")] = ",".join(PRECISIONS),
+    precisions: Annotated[Optional[str], typer.Option(help=f"Comma-separated precisions to try (default: {','.join(PRECISIONS)}; --quick: fp32).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda (torch rows and the baseline).")] = "cpu",
     threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="Threads per backend (default: the library's).")] = None,
-    frames: Annotated[int, typer.Option(min=2, help="Timed frames per row.")] = 200,
-    warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up frames per row.")] = 20,
-    rounds: Annotated[int, typer.Option(min=1, help="Interleaved rounds: each measures every row, in rotated order; speed-ups are the median of the per-round ratios.")] = 5,
+    frames: Annotated[Optional[int], typer.Option(min=2, help="Timed frames per row (default 200; --quick: 30).")] = None,
+    warmup: Annotated[Optional[int], typer.Option(min=0, help="Untimed warm-up frames per row (default 20; --quick: 5).")] = None,
+    rounds: Annotated[Optional[int], typer.Option(min=1, help="Interleaved rounds: each measures every row, in rotated order; speed-ups are the median of the per-round ratios (default 5; --quick: 3).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="A first look in about a minute on 2 cores: fp32 rows, 30 frames, 3 rounds (options given explicitly win).")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Every column (latency percentiles, template, outside the graph, steal, files, memory); the default table fits 100 columns. --json keeps everything.")] = False,
     streams: Annotated[int, typer.Option(min=1, help="Targets tracked together with batched graphs.")] = 1,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Weights (default: demo weights, else random: timing does not depend on them).")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Where exported bundles are kept between runs.")] = None,
@@ -33,7 +35,7 @@ def command(
     from functools import partial
 
     from ..benchmarks import machine_info, run_rows
-    from ..benchmarks.host import cpu_times, steal_pct
+    from ..benchmarks.host import LoadWatch, cpu_times, steal_pct
     from ..benchmarks.plan import plan_rows
     from ..export import cached_bundle
     from ..runtimes import available_backends
@@ -41,6 +43,11 @@ def command(
     from ..sources import builtin_sequence
     from .progress import Stages
 
+    watch = LoadWatch()
+    watch.before()  # the load the machine had before bench added its own
+    preset = QUICK if quick else FULL
+    precisions, frames, warmup, rounds = (given if given is not None else preset[name] for name, given in
+                                          (("precisions", precisions), ("frames", frames), ("warmup", warmup), ("rounds", rounds)))
     chosen = _backends(backends, available_backends())
     wanted = _precisions(precisions)
     if device not in ("cpu", "cuda"):
@@ -51,6 +58,7 @@ def command(
     sequence = builtin_sequence()
     bundle_for = partial(cached_bundle, variant=variant.value, checkpoint=checkpoint, cache_dir=cache_dir)
     with Stages("bench") as stages:
+        _warn_early(watch, stages)
         try:
             plan = plan_rows(variant.value, chosen, wanted, device, checkpoint, threads, streams,
                              _announced(bundle_for, stages), _c_library(c_library))
@@ -59,19 +67,20 @@ def command(
         for note in plan.skipped:
             stages.note(f"[yellow]skipped[/] {note}")
         before = cpu_times()
-        stages.stage("measuring rows in interleaved rounds", total=len(plan.rows) * rounds)
+        progress = _RowProgress(stages, plan.rows, min(rounds, frames), watch)
         rows = run_rows(plan.rows, sequence.folder, sequence.init_box, frames, warmup, rounds,
-                        on_row=lambda r: stages.advance(f"round {r['round'] + 1}/{rounds}: {r['label']} {r['precision']}"))
+                        on_row=progress.measured, on_stage=progress.loaded, on_rounds=progress.rounds_begin)
     run = {
         "machine": {**machine_info(threads, device), "steal_pct": steal_pct(before, cpu_times())},
+        "host": _host_record(watch, rows),
         "settings": {"variant": variant.value, "device": device, "frames": frames, "warmup": warmup,
-                     "rounds": min(rounds, frames), "streams": streams,
+                     "rounds": min(rounds, frames), "streams": streams, "quick": quick,
                      "weights": str(checkpoint) if checkpoint else "random (seed 0)",
                      "sequence": f"built-in {sequence.name}: {sequence.source}"},
         "skipped": plan.skipped,
         "rows": rows,
     }
-    _render(run)
+    _render(run, wide)
     _write_outputs(run, json_path, plot)
 
 
@@ -85,6 +94,61 @@ def _check_outputs(json_path: Path | None, plot: Path | None) -> None:
                 check_writable(path, what)
     except ValueError as exc:
         fail(str(exc))
+
+
+FULL = {"precisions": ",".join(PRECISIONS), "frames": 200, "warmup": 20, "rounds": 5}
+QUICK = {"precisions": "fp32", "frames": 30, "warmup": 5, "rounds": 3}
+
+
+class _RowProgress:
+    """What bench shows while it runs: each row loading and warming up (in parallel, each in
+    its own process), then every round's rows with the time left, sampling the host's load as
+    it goes."""
+
+    def __init__(self, stages, rows, rounds: int, watch):
+        self.stages, self.rounds, self.watch = stages, rounds, watch
+        self.segments, self.done, self.started = len(rows) * rounds, 0, 0.0
+        stages.stage(f"loading {len(rows)} rows (each in its own process), then warming each up", total=2 * len(rows))
+
+    def loaded(self, event: dict) -> None:
+        self.stages.advance(f"{event['label']} {event['precision']}: {event['stage']}")
+
+    def rounds_begin(self) -> None:
+        import time
+
+        self.watch.start()
+        self.started = time.perf_counter()
+        self.stages.stage(f"measuring rows in {self.rounds} interleaved rounds", total=self.segments)
+
+    def measured(self, event: dict) -> None:
+        import time
+
+        self.watch.sample()
+        self.done += 1
+        left = (time.perf_counter() - self.started) / self.done * (self.segments - self.done)
+        self.stages.advance(f"round {event['round'] + 1}/{self.rounds}: {event['label']} {event['precision']}, "
+                            f"about {left:.0f} s left")
+
+
+def _warn_early(watch, stages) -> None:
+    """A host already busy when bench starts is said at once, not only under the table."""
+    from ..benchmarks.host import busy_reasons
+
+    for reason in busy_reasons(watch.summary()):
+        stages.note(f"[yellow]warning: {reason}: the speed-ups of this run may mean nothing[/]")
+
+
+def _host_record(watch, rows: list[dict]) -> dict:
+    """The host's load before and during the rounds, whether it was too busy for the ratios
+    (``reasons``), and the baseline's round-to-round spread as the evidence."""
+    from ..benchmarks.host import busy_reasons
+    from ..benchmarks.rows import round_spread
+
+    load = watch.summary()
+    baseline = next((r for r in rows if r.get("baseline") and "error" not in r), None)
+    reasons = busy_reasons(load)
+    return {**load, "busy": bool(reasons), "reasons": reasons,
+            "baseline_round_spread": round_spread(baseline) if baseline else None}
 
 
 def _c_library(given: Path | None) -> Path | None:
@@ -133,24 +197,29 @@ def _precisions(text: str) -> list[str]:
     return names
 
 
-def _render(run: dict) -> None:
+def _render(run: dict, wide: bool) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    from ..benchmarks.display import COLUMNS, gpu_line, machine_line, row_cells, run_notes
+    from ..benchmarks.display import gpu_line, host_warning, machine_line, row_cells, run_notes, table_columns
 
     m, s = run["machine"], run["settings"]
-    table = Table(title=f"AsymTrack-{s['variant']}: {s['frames']} frames of the built-in sequence, {s['device']}")
-    for column, _ in COLUMNS:
+    busy = host_warning(run)
+    table = Table(title=f"AsymTrack-{s['variant']}: {s['frames']} frames of the built-in sequence, {s['device']}",
+                  caption="[bold yellow]host too busy: the speed-ups are not meaningful (WARNING below)[/]" if busy else None)
+    columns = table_columns(wide)
+    for column, _ in columns:
         table.add_column(column, justify="left" if column in ("row", "parity") else "right")
     for row in run["rows"]:
-        table.add_row(*row_cells(row))
+        table.add_row(*row_cells(row, columns))
     out.print(table)
-    if m.get("gpu"):
-        out.print(f"GPU: {gpu_line(m['gpu'])}")
-    out.print(f"Machine: {machine_line(m)}. " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
-    out.print(f"Weights: {s['weights']}. Speed-ups are against the baseline row of this run. {m['caveats']}")
+    lines = [f"GPU: {gpu_line(m['gpu'])}"] if m.get("gpu") else []
+    lines += [f"Machine: {machine_line(m)}. " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+              f"Weights: {s['weights']}. Speed-ups are against the baseline row of this run. {m['caveats']}"]
+    for line in lines:  # wrapped at the terminal's width (or COLUMNS), like the table
+        out.print(escape(line), soft_wrap=False)
     for note in run_notes(run):
-        out.print(f"[yellow]{note}[/]" if note.startswith("WARNING") else note)
+        out.print(f"[yellow]{escape(note)}[/]" if note.startswith("WARNING") else escape(note), soft_wrap=False)
 
 
 def _write_outputs(run: dict, json_path: Path | None, plot: Path | None) -> None:

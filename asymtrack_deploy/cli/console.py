@@ -1,12 +1,14 @@
 """Shared consoles: results to stdout, errors and progress to stderr."""
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console
 
-# Tables are wide; when stdout is not a terminal (CI logs, pipes) do not squeeze them into 80 columns.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+# Tables are wide; when stdout is not a terminal (CI logs, pipes) do not squeeze them into 80
+# columns, unless COLUMNS says how wide the output may be.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -20,7 +20,7 @@ def command(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder to write.")],
     target: Annotated[Target, typer.Option(help="What to export to.")] = Target("onnx"),
     variant: Annotated[Variant, typer.Option(help="Model variant (must match the checkpoint).")] = Variant.tiny,
-    checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint to export (official or deploy form).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint to export (official or deploy form; default: the demo weights, tiny only).")] = None,
     batch: Annotated[int, typer.Option(min=1, help="Targets per call: the graphs' static batch size.")] = 1,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing bundle at --out.")] = False,
     opset: Annotated[int, typer.Option(min=17, help="ONNX opset.")] = 17,
@@ -55,7 +55,7 @@ def command(
     if checkpoint is not None and random_weights:
         raise typer.BadParameter("give either --checkpoint or --random-weights, not both")
     if checkpoint is None and not random_weights:
-        fail("no --checkpoint given; pass one, or --random-weights [--seed N] for a bundle that runs but does not track")
+        checkpoint = _demo_weights(variant.value)
     if checkpoint is not None and not checkpoint.is_file():
         fail(f"{checkpoint}: no such checkpoint file")
     options = {"checkpoint": checkpoint, "variant": variant.value, "out_dir": out_dir, "batch": batch, "force": force,
@@ -70,6 +70,20 @@ def command(
         out.print_json(json.dumps(bundle.manifest.to_dict()))
     else:
         _render(bundle)
+
+
+def _demo_weights(variant: str) -> Path:
+    """The demo weights for an export without --checkpoint, as track, parity, bench and eval use
+    them, said on stderr (they are weak by design: the README's "Weights" names the official ones)."""
+    from ..demo import default_checkpoint
+
+    demo = default_checkpoint()
+    if demo is None or variant != "tiny":
+        what = "the demo weights are AsymTrack-tiny only" if demo is not None else "no demo weights are installed"
+        fail(f"no --checkpoint given and {what}: pass --checkpoint (README: Weights), or --random-weights")
+    err.print(f"no --checkpoint: exporting the demo weights ({demo.name}; weak by design, "
+              "see the README's \"Weights\" for the official checkpoints)")
+    return demo
 
 
 def _export(target: str, options: dict):
@@ -88,7 +102,7 @@ def _export(target: str, options: dict):
     try:
         with warnings.catch_warnings(record=True) as caught, Stages("export") as stages:
             warnings.simplefilter("default")
-            bundle = export_bundle(target, progress=stages.stage, **options)
+            bundle = export_bundle(target, progress=stages.stage, advance=stages.advance, **options)
     except FileExistsError as exc:  # the library names its Python option; here it is --force
         fail(str(exc).replace("force=True", "--force"))
     except ValueError as exc:  # CheckpointError is a ValueError

@@ -35,11 +35,22 @@ def command(
             fail(str(exc))
     summary = model_summary(model)
     if checkpoint is not None:
-        summary["checkpoint"] = str(checkpoint)
+        summary.update(_checkpoint_facts(checkpoint))
+    summary["machine"] = _machine_here()
     if as_json:
         out.print_json(json.dumps(summary))
     else:
         _render(summary)
+
+
+def _checkpoint_facts(path: Path) -> dict:
+    """What identifies a downloaded checkpoint: its sha256 and the form the file is in (the
+    model above is always run in deploy form; a training-form file is fused on load)."""
+    from ..bundle import file_sha256
+    from ..models.checkpoint import is_deploy_form, read_state_dict
+
+    form = "deploy (OPE fused)" if is_deploy_form(read_state_dict(path)) else "training (OPE unfused: official release)"
+    return {"checkpoint": str(path), "checkpoint_form": form, "checkpoint_sha256": file_sha256(path)}
 
 
 def _render(s: dict) -> None:
@@ -52,10 +63,13 @@ def _render(s: dict) -> None:
         t.add_row(key.replace("_", " "), str(s[key]))
     if "checkpoint" in s:
         t.add_row("checkpoint", s["checkpoint"])
+        t.add_row("checkpoint form", s["checkpoint_form"])
+        t.add_row("checkpoint sha256", s["checkpoint_sha256"])
     for name, n in s["parameters"].items():
         t.add_row(f"parameters: {name}", f"{n:,} ({n / 1e6:.2f} M)")
     for name, f in s["flops"].items():
         t.add_row(f"FLOPs: {name} branch", f"{f / 1e9:.3f} G")
+    t.add_row("this machine", f"{s['machine']['cpu']}; ISA: {', '.join(s['machine']['isa']) or 'n/a'}")
     out.print(t)
     st = Table(title="Template state (passed from the template branch to the search branch)")
     st.add_column("tensor")
@@ -88,21 +102,31 @@ def _describe_bundle(path: Path, as_json: bool) -> None:
     _render_section("on this machine", _runtime_here(bundle))
 
 
+def _machine_here() -> dict:
+    """The CPU by name and the ISA features that decide which precisions are fast on it (on ARM:
+    NEON, its fp16 arithmetic, dot product, i8mm, SVE)."""
+    from ..benchmarks.host import cpu_model, isa_features
+
+    return {"cpu": cpu_model(), "isa": isa_features()}
+
+
 def _runtime_here(bundle) -> dict:
     """What the bundle's backend runs on this machine: the precision a runtime executes can
     differ from the bundle's (OpenVINO picks per CPU), so the backend is loaded and asked."""
     from ..runtimes import load_bundle_backend
 
+    machine = _machine_here()
+    machine = {"cpu": machine["cpu"], "isa": ", ".join(machine["isa"]) or "n/a"}
     try:
         with load_bundle_backend(bundle.root) as backend:
             extra = backend.info.extra
-            here = {"runtime": backend.describe(), **{k: extra[k] for k in ("inference_precision", "executes")
+            here = {**machine, "runtime": backend.describe(), **{k: extra[k] for k in ("inference_precision", "executes")
                                                       if extra.get(k) is not None}}
             if hasattr(backend, "executed_precisions"):  # OpenVINO: read once, in this short-lived process
                 here["executed_precisions"] = backend.executed_precisions()
             return here
     except (ImportError, ValueError, RuntimeError) as exc:  # not installed, refused here (bf16)
-        return {"not runnable here": str(exc)}
+        return {**machine, "not runnable here": str(exc)}
 
 
 def _render_summary(root: Path, m: dict) -> None:

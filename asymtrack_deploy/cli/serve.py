@@ -40,6 +40,8 @@ def command(
                               instances=instances, install=install, log_path=log)
     except (ValueError, OSError) as exc:
         fail(str(exc))
+    if install:
+        _say_first_install()
     err.print(f"starting Triton on {repository} ...")
     try:
         server.start()
@@ -47,6 +49,17 @@ def command(
         fail(str(exc), code=1)
     _render(server)
     _serve_until_stopped(server)
+
+
+def _say_first_install() -> None:
+    """The first run downloads and unpacks a large binary: said before the wait, not after."""
+    from ..serving.server import ServerError, find_server, server_home
+
+    try:
+        find_server(install=False)
+    except ServerError:
+        err.print(f"first use: downloading the nvidia-pytriton wheel (about 55 MB) and unpacking its 146 MB Triton "
+                  f"server into {server_home()} (once; ASYMTRACK_TRITON_HOME moves it) ...")
 
 
 def _serve_until_stopped(server) -> None:

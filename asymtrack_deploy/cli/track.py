@@ -21,8 +21,8 @@ NO_ARGS_IS_HELP = True
 
 
 def command(
-    source: Annotated[str, typer.Argument(help="Video file, folder of images, or camera index (0, 1, ...).")],
-    init: Annotated[str, typer.Option(help="Initial box x,y,w,h in pixels on the first frame.")],
+    source: Annotated[str, typer.Argument(help="Video file, folder of images, or camera index (0: the first camera).")],
+    init: Annotated[Optional[str], typer.Option(help="Initial box x,y,w,h in pixels on the first frame (or --select).")] = None,
     bundle: Annotated[Optional[Path], typer.Option(help="Exported bundle to run.")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="PyTorch checkpoint (torch backend; default: demo weights).")] = None,
     variant: Annotated[Variant, typer.Option(help="Variant of --checkpoint.")] = Variant.tiny,
@@ -30,7 +30,8 @@ def command(
     device: Annotated[str, typer.Option(help="torch device for --checkpoint.")] = "cpu",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Boxes file (default: stdout).")] = None,
     video_out: Annotated[Optional[Path], typer.Option("--video-out", help="Write an annotated video here.")] = None,
-    show: Annotated[bool, typer.Option(help="Show frames in a window (needs OpenCV with a GUI).")] = False,
+    show: Annotated[bool, typer.Option(help="Show frames in a window (needs OpenCV with a GUI: opencv-python, not -headless); q or Esc stops.")] = False,
+    select: Annotated[bool, typer.Option("--select", help="Draw the starting box on the first frame with the mouse (cv2.selectROI; needs a GUI), instead of --init.")] = False,
     max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing -o or --video-out file.")] = False,
 ) -> None:
@@ -42,15 +43,20 @@ def command(
     # keep every box made before.
     from ..tracker import Tracker
 
+    if init is not None and select:
+        raise typer.BadParameter("give either --init or --select, not both")
+    if init is None and not select:
+        fail("no starting box: give --init x,y,w,h, or --select to draw it on the first frame")
+    if show or select:
+        _require_gui("--show" if show else "--select")
     try:
-        box = parse_box(init)
+        box = parse_box(init) if init is not None else _select_box
         _check_outputs(output, video_out, force, inputs=(_source_path(source), bundle, checkpoint))
         tracker = Tracker(open_backend(bundle, checkpoint, variant.value, backend, device))
         frames, _ = frame_source(source, limit=max_frames)
         sink = BoxSink(output)
     except (ValueError, OSError, ImportError) as exc:
         fail(str(exc))
-    show = show and _gui_available()
     with sink, VideoSink(video_out, frames.fps) as video, _stop_requests() as stop:
         outcome = _run(tracker, frames, box, sink, video, show, stop)
     _report(outcome, sink, frames)
@@ -73,15 +79,44 @@ def _check_outputs(output: Path | None, video_out: Path | None, force: bool, inp
         check_output_file(video_out, "the video", force, reads + ([output] if output is not None else []))
 
 
-def _gui_available() -> bool:
+WINDOW = "asymtrack-deploy"
+GUI_INSTALL = "pip uninstall -y opencv-python-headless && pip install opencv-python"
+
+
+def gui_backend() -> str:
+    """OpenCV's GUI backend as its build information names it ("NONE": a headless build)."""
     import cv2
 
-    try:
-        cv2.namedWindow("asymtrack-deploy")
-        return True
-    except cv2.error:
-        err.print("[yellow]--show: this OpenCV has no GUI support (opencv-python-headless); not showing frames[/]")
-        return False
+    for line in cv2.getBuildInformation().splitlines():
+        key, _, value = line.strip().partition(":")
+        if key == "GUI":
+            return value.strip() or "NONE"
+    return "NONE"
+
+
+def _require_gui(option: str) -> None:
+    """Exit 2 with one line when no window can open: a headless OpenCV (what to install), or no
+    display to open it on. Checked before anything loads (a GUI OpenCV started without a
+    display aborts the process instead of raising)."""
+    import os
+    import sys
+
+    if gui_backend().upper() == "NONE":
+        fail(f"{option} needs OpenCV with a GUI; this one is headless: {GUI_INSTALL}")
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        fail(f"{option} needs a display and none is set (DISPLAY, WAYLAND_DISPLAY): run it in a desktop session, "
+             "or use --video-out FILE")
+
+
+def _select_box(frame) -> tuple[float, float, float, float]:
+    """The starting box drawn with the mouse on ``frame`` (Enter or Space accepts, c cancels)."""
+    import cv2
+
+    x, y, w, h = cv2.selectROI(f"{WINDOW}: drag the target's box, then Enter", frame, showCrosshair=True)
+    cv2.destroyWindow(f"{WINDOW}: drag the target's box, then Enter")
+    if w <= 0 or h <= 0:
+        raise ValueError("--select: no box was drawn (drag a box on the first frame, then Enter or Space)")
+    return float(x), float(y), float(w), float(h)
 
 
 @dataclass
@@ -107,7 +142,7 @@ def _run(tracker, frames, box, sink, video, show, stop) -> _Outcome:
                 drawn = _draw(frame, current, score)
                 video.write(drawn)
                 if show:
-                    cv2.imshow("asymtrack-deploy", drawn)
+                    cv2.imshow(WINDOW, drawn)
                     if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                         break
             if not _written(sink, current, outcome):
@@ -145,10 +180,12 @@ def _numbered(frames, outcome: _Outcome):
 
 
 def _step(tracker, index: int, frame, box, outcome: _Outcome):
-    """(box, score) of frame ``index``: init on the first, update after; (None, 0) on an error."""
+    """(box, score) of frame ``index``: init on the first (``box``, or drawn by ``box(frame)``),
+    update after; (None, 0) on an error."""
     t0 = time.perf_counter()
     try:
         if index == 0:
+            box = box(frame) if callable(box) else box
             tracker.init(frame, box)
             return box, 1.0
         result = tracker.update(frame)

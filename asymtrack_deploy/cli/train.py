@@ -128,6 +128,12 @@ def _announce(trainer) -> None:
         err.print(f"  weights: {c.weights}{form}")
     groups = trainer.optimizer.param_groups
     err.print(f"  lr {groups[0]['base_lr']:.2g}, backbone {groups[1]['base_lr']:.2g}")
+    scratch = trainer.pretrained is None and not c.weights and not c.resume
+    if scratch and groups[1]["base_lr"] < groups[0]["base_lr"]:
+        err.print(f"  [yellow]note:[/] from scratch with the recipe's backbone lr x{groups[1]['base_lr'] / groups[0]['base_lr']:.2g}: "
+                  "the recipe assumes an ImageNet-pretrained backbone. Give --pretrained-backbone FILE (EfficientMod-xxs "
+                  "model_best.pth.tar, the official README's \"backbone model\" link), or --backbone-lr-multiplier 1 "
+                  "(learns far faster from scratch)")
 
 
 def _report(trainer, last) -> None:

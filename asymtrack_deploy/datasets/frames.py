@@ -15,7 +15,7 @@ from .errors import DatasetError
 
 __all__ = ["IMAGE_SUFFIXES", "FrameFiles", "image_files", "read_frame", "try_read_frame"]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")  # PPM: what C tools write
 
 
 def _natural_key(path: Path):

@@ -6,7 +6,8 @@ Runtime), so the state inputs are calibrated on the values they will carry.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from ..bundle import Manifest
 from .calibration import CalibrationSet
 
-__all__ = ["CalibrationFeeds", "calibration_feeds", "STATE_RULE"]
+__all__ = ["CalibrationFeeds", "calibration_feeds", "ReportedFeeds", "STATE_RULE"]
 
 STATE_RULE = (
     "each search crop is calibrated with the state of its own template crop (fp32 template graph in ONNX Runtime)"
@@ -33,10 +34,33 @@ class CalibrationFeeds:
     def pairs(self) -> int:
         return sum(len(next(iter(feed.values()))) for feed in self.template)
 
+    def reporting(self, tick: Callable[[], None]) -> "CalibrationFeeds":
+        """The same feeds, ``tick()`` called as a quantizer takes each search feed of its first
+        pass (the quantizers' own progress output is silenced: this is what the user sees)."""
+        return replace(self, search=ReportedFeeds(self.search, tick))
 
-def calibration_feeds(stage: Path, manifest: Manifest, calib: CalibrationSet) -> CalibrationFeeds:
+
+class ReportedFeeds(list):
+    """A list of feeds that calls ``tick()`` per item of its first full iteration (NNCF and ONNX
+    Runtime's calibration both read their data set by iterating it)."""
+
+    def __init__(self, feeds, tick: Callable[[], None]):
+        super().__init__(feeds)
+        self._tick, self._reported = tick, False
+
+    def __iter__(self):
+        report, self._reported = not self._reported, True
+        for feed in super().__iter__():
+            yield feed
+            if report:
+                self._tick()
+
+
+def calibration_feeds(stage: Path, manifest: Manifest, calib: CalibrationSet,
+                      tick: Callable[[], None] | None = None) -> CalibrationFeeds:
     """Batch-shaped inputs of both graphs from ``calib``; the search feeds carry the state the
-    fp32 ONNX template graph of ``manifest`` (in ``stage``) gives for each pair."""
+    fp32 ONNX template graph of ``manifest`` (in ``stage``) gives for each pair (``tick()``
+    after each batch of them)."""
     import onnxruntime as ort
 
     batch = manifest.batch
@@ -51,5 +75,7 @@ def calibration_feeds(stage: Path, manifest: Manifest, calib: CalibrationSet) ->
         state = dict(zip(state_names, session.run(state_names, {template_spec.inputs[0].name: crops})))
         templates.append({template_spec.inputs[0].name: crops})
         searches.append({search_spec.inputs[0].name: calib.searches[start : start + batch], **state})
+        if tick is not None:
+            tick()
     record = {**calib.record, "pairs_used": len(templates) * batch, "state": STATE_RULE}
     return CalibrationFeeds(templates, searches, record)

@@ -147,7 +147,43 @@ def _ir_model(ov, job: ConversionJob, graph: str, proto: onnx.ModelProto):
     facts = {"einsum_operands_isolated": isolated}
     if job.precision == "int8":
         model, facts["quantizer"] = _quantize(model, job.feeds.search) if graph == "search" else (model, TEMPLATE_RECORD)
+        from ..runtimes.openvino_backend import ARM_REDUCE_RECORD  # without it, ARM refuses the bundle
+
+        facts[ARM_REDUCE_RECORD] = flatten_trailing_reduce_sums(ov, model)
     return model, facts
+
+
+def flatten_trailing_reduce_sums(ov, model) -> int:
+    """ReduceSum over several trailing axes -> Reshape to one trailing axis + ReduceSum over it
+    (the same sum); returns how many were rewritten.
+
+    OpenVINO 2026.4's CPU plugin on aarch64 splits a quantized graph's ReduceSum over axes
+    (2, 3) into one ReduceSum per axis and gives the second an axis constant with uninitialised
+    high bytes ("Axis 365072220162 out of the tensor rank range"), so int8 IR did not compile on
+    ARM at all; with one axis there is nothing to split (checked under qemu, Cortex-A76)."""
+    from openvino import opset13 as ops
+
+    rewritten = 0
+    for node in model.get_ordered_ops():
+        if node.get_type_name() != "ReduceSum" or node.input_value(1).get_node().get_type_name() != "Constant":
+            continue
+        shape = node.get_input_partial_shape(0)
+        if not shape.is_static:
+            continue
+        shape, rank = list(shape.to_shape()), len(shape)
+        axes = sorted(int(a) % rank for a in node.input_value(1).get_node().get_data().ravel())
+        if len(axes) < 2 or axes != list(range(axes[0], rank)):
+            continue
+        first = axes[0]
+        flat = ops.reshape(node.input_value(0), ops.constant(np.array(shape[:first] + [-1], np.int64)), False)
+        summed = ops.reduce_sum(flat, ops.constant(np.array([first], np.int64)), keep_dims=False)
+        keep = node.get_attributes().get("keep_dims", False)
+        out = ops.reshape(summed, ops.constant(np.array(shape[:first] + [1] * len(axes), np.int64)), False) if keep else summed
+        out.set_friendly_name(node.get_friendly_name())
+        node.output(0).replace(out.output(0))
+        rewritten += 1
+    model.validate_nodes_and_infer_types()
+    return rewritten
 
 
 def _runtime(ov, precision: str) -> dict:

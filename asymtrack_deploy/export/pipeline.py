@@ -211,8 +211,12 @@ def _calibration(opts: ExportOptions) -> CalibrationSet | None:
 # -- the pipeline ---------------------------------------------------------------------------------
 
 
-def _silent(step: str) -> None:
+def _silent(step: str, total: int | None = None) -> None:
     """No progress wanted: the pipeline itself never prints."""
+
+
+def _no_tick() -> None:
+    """No counted progress wanted."""
 
 
 @dataclass
@@ -228,7 +232,8 @@ class _Run:
     started: float
     extra_files: tuple[str, ...] = ()
     job: ConversionJob | None = None
-    say: Callable[[str], None] = _silent  # the progress callback: told each step as it starts
+    say: Callable[..., None] = _silent  # the progress callback: told each step as it starts (and its count)
+    tick: Callable[[], None] = _no_tick  # one more unit of a counted step done
 
     def parity(self, backend: str, options: dict, pairs: int, tolerance: float) -> dict:
         crops = replace(self.crops, templates=self.crops.templates[:pairs], searches=self.crops.searches[:pairs])
@@ -236,10 +241,12 @@ class _Run:
             return compare_on_crops(self.reference, candidate, crops, tolerance)
 
 
-def export_bundle(target: str, progress: Callable[[str], None] | None = None, **options) -> Bundle:
+def export_bundle(target: str, progress: Callable[..., None] | None = None, advance: Callable[[], None] | None = None,
+                  **options) -> Bundle:
     """``export_bundle("onnx", checkpoint=PATH, variant="tiny", out_dir=DIR, batch=1)``; the
     common options are ``ExportOptions``' fields, the rest go to the target's converter.
-    ``progress(step)`` is called as each step starts (what to show; the pipeline prints nothing).
+    ``progress(step)`` is called as each step starts (what to show; the pipeline prints nothing),
+    ``progress(step, total=N)`` for a counted step (int8 calibration), ``advance()`` per unit of it.
 
     Raises ValueError (CheckpointError included) for bad input, FileExistsError when ``out_dir``
     exists without ``force``, ParityError when the exported graphs miss the PyTorch boxes by
@@ -261,6 +268,7 @@ def export_bundle(target: str, progress: Callable[[str], None] | None = None, **
     with staged_bundle(opts.out_dir, opts.force, delivery.marker, delivery.delivery) as stage:
         say("loading the model")
         run = _start(stage, opts, converter, say)
+        run.tick = advance or _no_tick
         manifest = _source_graphs(run, converter is None)
         if converter is not None:
             manifest = _convert(run, manifest, converter, entry, calib)
@@ -306,8 +314,9 @@ def _source_graphs(run: _Run, is_bundle: bool) -> Manifest:
 def _convert(run: _Run, source: Manifest, converter: Converter, entry, calib: CalibrationSet | None) -> Manifest:
     """The target's files and the derived manifest, written into the stage, with its parity."""
     opts = run.opts
-    run.say(f"{'int8 calibration and ' if calib is not None else ''}conversion to {entry.name} {opts.precision}")
-    feeds = calibration_feeds(run.stage, source, calib) if calib is not None else None
+    feeds = _calibration_feeds(run, source, calib, entry.name) if calib is not None else None
+    run.say(f"{'int8 calibration and ' if calib is not None else ''}conversion to {entry.name} {opts.precision}",
+            total=len(feeds.search) if feeds is not None else None)
     run.job = ConversionJob(run.stage, source, opts.precision, feeds, run.model, opts.simplifier)
     conversion = converter.convert(run.job)
     _check_roles(entry, conversion)
@@ -319,6 +328,13 @@ def _convert(run: _Run, source: Manifest, converter: Converter, entry, calib: Ca
     parity = run.parity(converter.parity_backend or entry.backend, converter.backend_options(), pairs, tolerance)
     run.extra_files = conversion.extra_files
     return replace(manifest, parity=parity)
+
+
+def _calibration_feeds(run: _Run, source: Manifest, calib: CalibrationSet, target: str) -> CalibrationFeeds:
+    """The int8 calibration inputs, made and then consumed by the quantizer with a count shown."""
+    batches = len(calib) // run.opts.batch
+    run.say(f"int8 calibration: template states of {batches * run.opts.batch} crop pairs", total=batches)
+    return calibration_feeds(run.stage, source, calib, run.tick).reporting(run.tick)
 
 
 def _check_roles(entry: catalogue.TargetEntry, conversion: Conversion) -> None:

@@ -27,7 +27,7 @@ from ..limits import check_threads
 from .base import BackendInfo, BundleBackend, check_graph_io, require, unreadable_graph
 
 __all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE", "executed_precisions", "executed_label",
-           "hinted_label", "check_bf16"]
+           "hinted_label", "check_bf16", "check_int8_cpu"]
 
 XML_ROLE = "openvino_xml"
 _VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO")
@@ -118,6 +118,7 @@ class OpenVinoBackend(BundleBackend):
         self.bundle = self._open_bundle(bundle, verify)
         core = ov.Core()
         self.device = resolve_device(device, core.available_devices)
+        check_int8_cpu(self.device, self.bundle.manifest)
         self.ov_version = ov.get_version()
         self._config, self.ignored_properties = self._device_config(core, threads, inference_precision)
         self._compiled = {g: core.compile_model(self._read(core, g), self.device, self._config)
@@ -322,6 +323,35 @@ def check_bf16(core, device: str, hint: str | None) -> None:
             "bf16 inference needs a CPU with bf16 arithmetic (AMX or AVX512-BF16); this one has "
             f"{', '.join(capabilities)}. Use an fp32 or int8 bundle here (asymtrack-deploy export --precision fp32)"
         )
+
+
+# The export record (manifest, export section) of the int8 IR rewrite that lets ARM CPUs compile it.
+ARM_REDUCE_RECORD = "reduce_sums_flattened"
+
+
+def check_int8_cpu(device: str, manifest, machine: str | None = None) -> None:
+    """An int8 IR exported without the ARM rewrite, on an ARM CPU: refused with the way out.
+
+    OpenVINO 2026.4's CPU plugin on aarch64 (checked under qemu with a Cortex-A76 model) fails to
+    compile the NNCF-quantized search graph: "Check 'is_axis_valid' ... Axis 365072220162 out of
+    the tensor rank range" on a ReduceSum it splits off a ReduceSum over axes (2, 3) (the axis is
+    2 with uninitialised high bytes: 0x55_0000_0002). SNIPPETS_MODE=DISABLE and an f32 inference
+    precision do not avoid it; the exporter's rewrite to a one-axis ReduceSum does
+    (``export.openvino_target.flatten_trailing_reduce_sums``, recorded in the manifest's export
+    section). Bundles exported before it are refused on ARM, with the commands that help."""
+    import platform
+
+    machine = (machine or platform.machine()).lower()
+    if manifest.precision != "int8" or machine not in ("aarch64", "arm64") or "CPU" not in device.upper():
+        return
+    if ARM_REDUCE_RECORD in (manifest.export or {}):
+        return
+    raise ValueError(
+        "this OpenVINO int8 bundle does not compile on ARM CPUs (exported before the ReduceSum rewrite: OpenVINO's "
+        "CPU plugin fails with 'Axis ... out of the tensor rank range'); re-export it with this version "
+        "(asymtrack-deploy export --target openvino --precision int8 --force) or use ONNX Runtime int8 "
+        "(asymtrack-deploy export --target onnxruntime --precision int8)"
+    )
 
 
 def _property(compiled, name: str) -> str | None:

@@ -1,10 +1,11 @@
 /*
  * asymtrack-track [--device D] [--threads N] BUNDLE_DIR FRAMES_DIR x,y,w,h
  *
- * Tracks through the binary PPM (P6, 8-bit) frames of FRAMES_DIR, sorted by file name, from
- * the box x,y,w,h on the first frame, and prints one line per frame: x,y,w,h,score (the first
- * line is the initial box with score 1). Exits non-zero with the library's message on any
- * failure. POSIX (opendir) for the folder listing.
+ * Tracks through the image files of FRAMES_DIR (JPEG, PNG, BMP, PPM/PGM: the files the Python
+ * `track` reads from a folder), sorted by file name, from the box x,y,w,h on the first frame,
+ * and prints one line per frame: x,y,w,h,score (the first line is the initial box with score
+ * 1). Exits non-zero with the library's message on any failure. Frames are decoded by
+ * stb_image (third_party/); POSIX (opendir) for the folder listing.
  */
 #if !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
@@ -17,6 +18,13 @@
 #include <string.h>
 
 #include "asymtrack.h"
+#include "stb_image.h"
+#ifdef ASYMTRACK_HAVE_LIBJPEG
+#include "jpeg_file.h"
+#define JPEG_DECODER "libjpeg"
+#else
+#define JPEG_DECODER "stb_image"
+#endif
 
 typedef struct image {
     uint8_t* pixels;
@@ -28,36 +36,38 @@ static int fail(const char* what, const char* detail) {
     return 1;
 }
 
-/* One header number of a PPM, skipping whitespace and # comments. */
-static int ppm_number(FILE* f, int* out) {
-    int c = fgetc(f);
-    while (c == '#' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-        if (c == '#') while (c != '\n' && c != EOF) c = fgetc(f);
-        c = fgetc(f);
-    }
-    long value = 0;
-    if (c < '0' || c > '9') return 0;
-    for (; c >= '0' && c <= '9' && value < 1000000; c = fgetc(f)) value = value * 10 + (c - '0');
-    *out = (int)value;
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r'; /* exactly one whitespace ends the header */
+static int has_suffix(const char* name, const char* suffix) {
+    size_t len = strlen(name), n = strlen(suffix), k = 0;
+    if (len <= n) return 0;
+    while (k < n && (name[len - n + k] | 0x20) == suffix[k]) k++;
+    return k == n;
 }
 
-static int read_ppm(const char* path, image* img) {
-    FILE* f = fopen(path, "rb");
-    int maxval = 0, ok = f != NULL && fgetc(f) == 'P' && fgetc(f) == '6';
-    ok = ok && ppm_number(f, &img->width) && ppm_number(f, &img->height) && ppm_number(f, &maxval);
-    ok = ok && maxval == 255 && img->width > 0 && img->height > 0;
-    size_t size = ok ? (size_t)img->width * (size_t)img->height * 3 : 0;
-    img->pixels = ok ? (uint8_t*)malloc(size) : NULL;
-    ok = img->pixels != NULL && fread(img->pixels, 1, size, f) == size;
-    if (f) fclose(f);
-    if (!ok) free(img->pixels), img->pixels = NULL;
-    return ok;
+/* A frame file as 8-bit RGB, whatever its format and channels (a grey PGM or PNG is expanded);
+ * free with free(). JPEG through libjpeg when built with it (OpenCV's pixels exactly). */
+static int read_image(const char* path, image* img) {
+    int channels = 0;
+#ifdef ASYMTRACK_HAVE_LIBJPEG
+    if (has_suffix(path, ".jpg") || has_suffix(path, ".jpeg")) {
+        img->pixels = read_jpeg_rgb(path, &img->width, &img->height);
+        return img->pixels != NULL;
+    }
+#endif
+    img->pixels = stbi_load(path, &img->width, &img->height, &channels, 3);
+    return img->pixels != NULL;
+}
+
+/* Whether `name` ends with one of the frame suffixes (any letter case, as in the Python `track`). */
+static int is_frame_file(const char* name) {
+    static const char* const suffixes[] = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++)
+        if (has_suffix(name, suffixes[i])) return 1;
+    return 0;
 }
 
 static int by_name(const void* a, const void* b) { return strcmp(*(char* const*)a, *(char* const*)b); }
 
-/* The .ppm files of `folder`, sorted; NULL-terminated, malloc'ed. */
+/* The frame files of `folder`, sorted by name; NULL-terminated, malloc'ed. */
 static char** list_frames(const char* folder, size_t* count) {
     DIR* dir = opendir(folder);
     char** names = NULL;
@@ -66,7 +76,7 @@ static char** list_frames(const char* folder, size_t* count) {
     if (dir == NULL) return NULL;
     while ((entry = readdir(dir)) != NULL) {
         size_t len = strlen(entry->d_name);
-        if (len < 5 || strcmp(entry->d_name + len - 4, ".ppm") != 0) continue;
+        if (!is_frame_file(entry->d_name)) continue;
         char** grown = (char**)realloc(names, (n + 2) * sizeof *names);
         if (grown == NULL) break;
         names = grown;
@@ -84,19 +94,23 @@ static int track(asymtrack_tracker* tracker, char** frames, size_t count, asymtr
     for (size_t i = 0; i < count; i++) {
         image img = {NULL, 0, 0};
         float score = 1.0f;
-        if (!read_ppm(frames[i], &img)) return fail("not a binary 8-bit PPM (P6, maxval 255)", frames[i]);
+        if (!read_image(frames[i], &img)) {
+            fprintf(stderr, "asymtrack-track: %s: cannot decode it as an image\n", frames[i]);
+            return 1;
+        }
         int s = i == 0 ? asymtrack_tracker_init(tracker, img.pixels, img.width, img.height, (int64_t)img.width * 3,
                                                 ASYMTRACK_PIXEL_RGB, &box)
                        : asymtrack_tracker_update(tracker, img.pixels, img.width, img.height, (int64_t)img.width * 3,
                                                   ASYMTRACK_PIXEL_RGB, &box, &score);
-        free(img.pixels);
+        free(img.pixels); /* stb_image allocates with malloc too */
         if (s != ASYMTRACK_OK) return fail(frames[i], asymtrack_tracker_last_error(tracker));
         printf("%.6f,%.6f,%.6f,%.6f,%.6f\n", box.x, box.y, box.width, box.height, (double)score);
     }
     asymtrack_timing timing;
     if (asymtrack_tracker_get_timing(tracker, &timing) == ASYMTRACK_OK && timing.updates > 0)
-        fprintf(stderr, "asymtrack-track: %zu frames, %.2f ms per update (%.2f ms in the search graph)\n", count,
-                timing.total_update_ms / (double)timing.updates, timing.total_inference_ms / (double)timing.updates);
+        fprintf(stderr, "asymtrack-track: %zu frames, %.2f ms per update (%.2f ms in the search graph); JPEG decoder: %s\n",
+                count, timing.total_update_ms / (double)timing.updates, timing.total_inference_ms / (double)timing.updates,
+                JPEG_DECODER);
     return 0;
 }
 
@@ -105,7 +119,7 @@ static int run(const char* bundle_dir, const char* frames_dir, asymtrack_box box
     char** frames = list_frames(frames_dir, &count);
     if (frames == NULL || count == 0) {
         free(frames);
-        return fail("no .ppm frames in", frames_dir);
+        return fail("no frame files (.jpg .jpeg .png .bmp .ppm .pgm) in", frames_dir);
     }
     asymtrack_bundle* bundle = NULL;
     asymtrack_tracker* tracker = NULL;

@@ -83,3 +83,24 @@ def test_table_cells_notes_and_steal_warning():
     assert "ISA: AVX2" in markdown(run) and "WARNING" in markdown(run)
     error = row_cells({"label": "x", "precision": "fp16", "error": "RuntimeError: boom"})
     assert len(error) == len(COLUMNS) and "RuntimeError: boom" in error
+
+
+def test_busy_host_reasons_from_a_fake_reading():
+    from asymtrack_deploy.benchmarks.host import HostSample, LoadWatch, busy_reasons
+
+    readings = iter([HostSample(3.9, busy_s=0, own_s=0, steal_s=0, total_s=0),
+                     HostSample(3.9, busy_s=100, own_s=40, steal_s=0, total_s=100)])
+    watch = LoadWatch(cores=2, read=lambda: next(readings))
+    watch.start()
+    watch.sample()
+    load = watch.summary()
+    assert load["others_cpu_pct"] == 60.0 and load["load_max"] == 3.9 and load["steal_pct"] == 0.0
+    assert busy_reasons({**load, "load_before": 3.9}) == [
+        "load average 3.90 on 2 cores before the run", "other processes used 60% of the 2 cores during the rounds"]
+    quiet = {"cores": 2, "load_before": 0.2, "others_cpu_pct": 4.0, "steal_pct": 0.5}
+    assert busy_reasons(quiet) == []
+    assert busy_reasons({**quiet, "steal_pct": 30.0}) == ["the hypervisor stole 30% of the CPU time"]
+    unreadable = LoadWatch(cores=2, read=lambda: (_ for _ in ()).throw(OSError()))
+    unreadable.before()
+    unreadable.start()
+    assert unreadable.summary()["others_cpu_pct"] is None and busy_reasons(unreadable.summary()) == []

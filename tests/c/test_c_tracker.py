@@ -71,6 +71,36 @@ def test_asymtrack_track_follows_the_python_tracker(c_build, bundle_fixture, req
         assert np.abs(expected[-1, :2] - expected[0, :2]).max() > 5
 
 
+def c_rows_of(done: subprocess.CompletedProcess) -> np.ndarray:
+    assert done.returncode == 0, done.stderr
+    return np.array([[float(v) for v in line.split(",")] for line in done.stdout.splitlines()])
+
+
+def test_asymtrack_track_reads_the_jpeg_frames_python_reads_box_for_box(c_build, demo_bundle):
+    """The built-in sequence's own JPEG files, read by asymtrack-track and by cv2.imread for the
+    Python Tracker: the same boxes. (libjpeg gives OpenCV's pixels exactly; stb_image, used
+    when CMake finds no libjpeg, differs by a few levels and the free-running tracks part.)"""
+    sequence = builtin_sequence()
+    done = run_track(c_build, demo_bundle, sequence.folder, sequence.init_box)
+    if "JPEG decoder: libjpeg" not in done.stderr:
+        pytest.skip("runtime-c built without libjpeg (apt-get install libjpeg-dev): JPEG pixels differ from OpenCV's")
+    expected = python_track(demo_bundle, sequence.frames(), sequence.init_box)
+    assert np.abs(c_rows_of(done)[:, :4] - expected[:, :4]).max() <= FREE_RUNNING_TOL_PX
+    assert np.abs(expected[-1, :2] - expected[0, :2]).max() > 5  # the track moves
+
+
+def test_asymtrack_track_reads_png_frames_box_for_box(c_build, demo_bundle, tmp_path):
+    """PNG is lossless: stb_image and OpenCV decode the same pixels, with or without libjpeg."""
+    sequence = builtin_sequence()
+    frames = sequence.frames()[:12]
+    (tmp_path / "png").mkdir()
+    for index, frame in enumerate(frames):
+        cv2.imwrite(str(tmp_path / "png" / f"{index:05d}.png"), frame)
+    done = run_track(c_build, demo_bundle, tmp_path / "png", sequence.init_box)
+    expected = python_track(demo_bundle, frames, sequence.init_box)
+    assert np.abs(c_rows_of(done)[:, :4] - expected[:, :4]).max() <= FREE_RUNNING_TOL_PX
+
+
 def read_video(path: Path, count: int) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
     frames = []
@@ -216,7 +246,10 @@ def test_asymtrack_track_failures_exit_non_zero_with_the_message(c_build, demo_b
     missing = run_track(c_build, tmp_path / "nope", frames_dir, (1, 1, 10, 10))
     assert missing.returncode != 0 and "manifest.json: missing" in missing.stderr
     empty = run_track(c_build, demo_bundle, tmp_path, (1, 1, 10, 10))
-    assert empty.returncode != 0 and "no .ppm frames" in empty.stderr
+    assert empty.returncode != 0 and "no frame files (.jpg .jpeg .png .bmp .ppm .pgm) in" in empty.stderr
+    (frames_dir / "00002.jpg").write_bytes(b"\xff\xd8 not a JPEG")
+    broken = run_track(c_build, demo_bundle, frames_dir, (1, 1, 10, 10))
+    assert broken.returncode != 0 and "00002.jpg: cannot decode it as an image" in broken.stderr
     bad_box = run_track(c_build, demo_bundle, frames_dir, (1, 1, 0, 10))
     assert bad_box.returncode != 0 and "width and height must be > 0" in bad_box.stderr
     for threads in ("99999999999", "-1", "4x"):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import cv2
+import pytest
 from typer.testing import CliRunner
 
 from asymtrack_deploy.cli.main import app
@@ -26,12 +27,90 @@ def test_track_folder_writes_one_box_per_frame_and_a_video(tmp_path):
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
 
 
-def test_track_show_without_gui_says_so(tmp_path):
-    seq = builtin_sequence()
-    result = runner.invoke(app, ["track", str(seq.folder), "--init", "638,240,50,82", "--checkpoint",
-                                 str(reference_checkpoint("tiny")), "--max-frames", "2", "--show"])
+def _one_error_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error:"), result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("option", [["--show", "--init", "638,240,50,82"], ["--select"]])
+def test_track_show_or_select_without_a_gui_opencv_names_what_to_install(option, monkeypatch):
+    from asymtrack_deploy.cli import track
+
+    monkeypatch.setattr(track, "gui_backend", lambda: "NONE")  # what opencv-python-headless reports
+    result = runner.invoke(app, ["track", str(builtin_sequence().folder), *option, "--max-frames", "2"])
+    line = _one_error_line(result)
+    assert "pip uninstall -y opencv-python-headless && pip install opencv-python" in line
+
+
+def test_the_headless_opencv_the_package_installs_is_recognised():
+    from importlib import metadata
+
+    from asymtrack_deploy.cli.track import gui_backend
+
+    def installed(name):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    if installed("opencv-python") or not installed("opencv-python-headless"):
+        pytest.skip("a GUI OpenCV is installed here")
+    assert gui_backend() == "NONE"
+
+
+def test_track_show_without_a_display_says_so_in_one_line(monkeypatch):
+    from asymtrack_deploy.cli import track
+
+    monkeypatch.setattr(track, "gui_backend", lambda: "QT5")  # a GUI OpenCV, on a machine without a display
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    result = runner.invoke(app, ["track", str(builtin_sequence().folder), "--show", "--init", "638,240,50,82"])
+    assert "needs a display and none is set" in _one_error_line(result)
+
+
+def test_track_needs_a_starting_box_from_init_or_select():
+    result = runner.invoke(app, ["track", str(builtin_sequence().folder)])
+    assert "give --init x,y,w,h, or --select" in _one_error_line(result)
+    result = runner.invoke(app, ["track", str(builtin_sequence().folder), "--init", "1,2,3,4", "--select"])
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_select_draws_the_first_box_on_the_first_frame(monkeypatch, tmp_path):
+    """--select hands the first frame to cv2.selectROI and starts from the box drawn (the window
+    itself needs a GUI OpenCV and a display: neither is here, so selectROI is stood in for)."""
+    from asymtrack_deploy.cli import track
+
+    drawn = []
+    monkeypatch.setattr(track, "_require_gui", lambda option: None)
+    monkeypatch.setattr(cv2, "selectROI", lambda title, frame, **kw: drawn.append(frame.shape) or (638, 240, 50, 82), raising=False)
+    monkeypatch.setattr(cv2, "destroyWindow", lambda title: None, raising=False)
+    boxes = tmp_path / "boxes.txt"
+    result = runner.invoke(app, ["track", str(builtin_sequence().folder), "--select", "--max-frames", "3", "-o", str(boxes)])
     assert result.exit_code == 0, result.output
-    assert "no GUI" in result.output or len(result.output.splitlines()) >= 2
+    assert drawn == [cv2.imread(str(sorted(builtin_sequence().folder.glob("*.jpg"))[0])).shape]
+    assert boxes.read_text().splitlines()[0] == "638.00,240.00,50.00,82.00"
+    monkeypatch.setattr(cv2, "selectROI", lambda title, frame, **kw: (0, 0, 0, 0), raising=False)  # cancelled
+    result = runner.invoke(app, ["track", str(builtin_sequence().folder), "--select", "--max-frames", "3"])
+    assert result.exit_code == 2 and "no box was drawn" in result.output
+
+
+def test_track_0_reads_the_first_camera_and_says_when_there_is_none(monkeypatch):
+    import glob
+
+    if glob.glob("/dev/video*"):
+        pytest.skip("a camera is attached here: this checks the message without one")
+    result = runner.invoke(app, ["track", "0", "--init", "1,2,3,4", "--max-frames", "1"])
+    assert "camera 0: cannot be opened" in _one_error_line(result)
+
+
+def test_track_reads_a_folder_of_ppm_frames(tmp_path):
+    """The C tool's frames (PPM) are a source for the Python track too."""
+    for index, path in enumerate(sorted(builtin_sequence().folder.glob("*.jpg"))[:3]):
+        cv2.imwrite(str(tmp_path / f"{index:04d}.ppm"), cv2.imread(str(path)))
+    result = runner.invoke(app, ["track", str(tmp_path), "--init", "638,240,50,82"])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 3
 
 
 def test_track_bad_box_and_missing_source(tmp_path):

@@ -25,9 +25,20 @@ def test_help_lists_targets_and_options():
         assert option in result.output
 
 
-def test_no_checkpoint_without_random_weights_is_exit_2(tmp_path):
-    result = _run("--out", tmp_path / "b")
-    assert result.exit_code == 2 and "--random-weights" in result.output
+def test_no_checkpoint_exports_the_demo_weights_and_says_so(tmp_path):
+    from asymtrack_deploy.bundle import file_sha256
+    from asymtrack_deploy.demo import DEMO_CHECKPOINT
+
+    result = _run("--target", "onnx", "--out", tmp_path / "b")
+    assert result.exit_code == 0, result.output
+    assert "no --checkpoint: exporting the demo weights" in result.stderr
+    source = load_bundle(tmp_path / "b").manifest.source
+    assert source.checkpoint_sha256 == file_sha256(DEMO_CHECKPOINT)
+
+
+def test_no_checkpoint_for_a_variant_without_demo_weights_is_exit_2(tmp_path):
+    result = _run("--variant", "small", "--out", tmp_path / "b")
+    assert result.exit_code == 2 and "demo weights are AsymTrack-tiny only" in " ".join(result.output.split())
     assert not (tmp_path / "b").exists()
 
 

@@ -65,5 +65,9 @@ def test_int8_export_with_few_pairs_warns_and_records_them(tmp_path):
     result = _run("--out", out, "--target", "onnxruntime", "--precision", "int8", "--calib-count", 4, "--calib-seed", 7)
     assert result.exit_code == 0, result.output
     assert "too few" in result.output and "calibration" in result.output and "4 pairs" in result.output
+    # calibration shows its progress, counted (a log: a line per tenth of the count)
+    assert "export: int8 calibration: template states of 4 crop pairs (4)" in result.stderr
+    assert "export: int8 calibration: template states of 4 crop pairs 4/4" in result.stderr
+    assert "export: int8 calibration and conversion to onnxruntime int8 4/4" in result.stderr
     calibration = load_bundle(out).manifest.calibration
     assert (calibration["count"], calibration["seed"]) == (4, 7)

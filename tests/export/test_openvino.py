@@ -17,7 +17,7 @@ from tests.conftest import reference_checkpoint, reference_file
 from tests.export.derived_bundles import TEST_CALIB_COUNT, shared_derived_bundle
 from tests.test_tracker import STEP_TOL_PX, replay_reference_steps
 
-pytest.importorskip("openvino")
+ov = pytest.importorskip("openvino")
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +99,10 @@ def test_int8_is_quantized_on_recorded_calibration_crops(int8):
                      for g in ("template", "search")}
     assert fake_quantize["template"] == 0 and fake_quantize["search"] >= 10
     assert m.parity["passed"] and m.parity["box_tolerance"] == 0.1
+    # the spatial ReduceSums over axes (2, 3) are one-axis sums, which ARM CPUs compile
+    assert m.export["reduce_sums_flattened"] == {"template": 0, "search": 6}
+    sums = [n for n in ov.Core().read_model(str(int8 / "search.xml")).get_ordered_ops() if n.get_type_name() == "ReduceSum"]
+    assert sums and all(n.input_value(1).get_node().get_data().size == 1 for n in sums)
 
 
 def test_isolated_einsums_compute_the_same(fp32):

@@ -139,3 +139,17 @@ def test_a_tampered_repository_or_a_busy_port_is_one_line_naming_the_log(reposit
     logs = list(tmp_path.glob("tritonserver-*.log"))
     assert line.startswith("error: tritonserver exited with code") and len(logs) == 1
     assert line.endswith(f"(its log: {logs[0]})")
+
+
+def test_serve_says_it_downloads_and_unpacks_the_server_on_first_use(tmp_path, monkeypatch, capsys):
+    from asymtrack_deploy.cli import serve
+    from asymtrack_deploy.serving import server
+
+    monkeypatch.setenv("ASYMTRACK_TRITON_HOME", str(tmp_path / "triton"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tritonserver on PATH
+    monkeypatch.setattr(server, "_pytriton_root", lambda: None)
+    monkeypatch.setattr(serve.err, "file", sys.stderr)
+    serve._say_first_install()
+    said = " ".join(capsys.readouterr().err.split())
+    assert "first use: downloading the nvidia-pytriton wheel" in said and "146 MB Triton server" in said
+    assert str(tmp_path / "triton") in said

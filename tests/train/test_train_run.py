@@ -127,6 +127,12 @@ def test_command_line_trains_and_reports(tmp_path):
     assert result.exit_code == 0, result.output
     assert "checkpoint:" in result.output and "AsymTrack_ep0001.pth.tar" in result.output
     assert (tmp_path / "out" / "log.csv").is_file()
+    said = " ".join(result.output.split())  # from scratch with the recipe's x0.1: said, with the way out
+    assert "from scratch with the recipe's backbone lr x0.1" in said and "--pretrained-backbone" in said
+    args[args.index("--out") + 1] = str(tmp_path / "out-x1")
+    result = CliRunner().invoke(_cli(), [*args, "--backbone-lr-multiplier", "1"])
+    assert result.exit_code == 0, result.output
+    assert "from scratch with" not in result.output
 
 
 @pytest.mark.parametrize("when", ["--check-data", "in a loader worker"])
