@@ -48,10 +48,8 @@ def command(
     preset = QUICK if quick else FULL
     precisions, frames, warmup, rounds = (given if given is not None else preset[name] for name, given in
                                           (("precisions", precisions), ("frames", frames), ("warmup", warmup), ("rounds", rounds)))
-    chosen = _backends(backends, available_backends())
-    wanted = _precisions(precisions)
-    if device not in ("cpu", "cuda"):
-        raise typer.BadParameter(f"--device must be cpu or cuda, got {device!r}")
+    chosen, wanted = _backends(backends, available_backends()), _precisions(precisions)
+    _check_device(device)
     checkpoint = checkpoint or default_checkpoint()
     if checkpoint is not None and not checkpoint.is_file():
         fail(f"{checkpoint}: no such checkpoint")
@@ -82,6 +80,11 @@ def command(
     }
     _render(run, wide)
     _write_outputs(run, json_path, plot)
+
+
+def _check_device(device: str) -> None:
+    if device not in ("cpu", "cuda"):
+        raise typer.BadParameter(f"--device must be cpu or cuda, got {device!r}")
 
 
 def _check_outputs(json_path: Path | None, plot: Path | None) -> None:
