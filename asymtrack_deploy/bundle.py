@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .folders import leftovers, restore_replaced
+from .interrupted_writes import leftovers, restore_replaced
 from .tracker_spec import InferenceSpec, TrackerRules
 
 __all__ = [

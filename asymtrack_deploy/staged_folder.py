@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .bundle import MANIFEST_NAME
-from .folders import leftovers, restore_replaced
+from .interrupted_writes import leftovers, restore_replaced
 
 __all__ = ["staged_bundle", "check_target", "recover"]
 

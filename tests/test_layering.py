@@ -15,19 +15,19 @@ PACKAGE = Path(__file__).resolve().parents[1] / "asymtrack_deploy"
 # layer, nothing else (no upward and no sideways import, no exception). Derived from nothing but
 # this order and the source; every name here must be a module or package of the source.
 LAYERS: list[set[str]] = [
-    {"bundle", "catalogue", "boxes", "crop", "sources", "demo", "datasets", "tracker_spec", "staged_folder",
-     "limits", "folders", "outputs"},
+    {"bundle", "catalogue", "boxes", "crop", "sources", "demo_weights", "datasets", "tracker_spec", "staged_folder",
+     "limits", "interrupted_writes", "outputs"},
     {"models"},  # the PyTorch reference (torch only); of the runtime side only runtimes.torch_backend uses it
     {"runtimes"},
     {"tracker"},
     {"parity", "c_tracker"},
     {"serving", "eval", "train"},
-    {"export", "benchmarks"},
+    {"export", "bench"},
     {"cli"},
 ]
 FOUNDATION = LAYERS[0]
 # components whose modules must not import torch at module level (the runtime side)
-TORCH_FREE = {"foundation", "runtimes", "tracker", "parity", "c_tracker", "serving", "eval", "benchmarks"}
+TORCH_FREE = {"foundation", "runtimes", "tracker", "parity", "c_tracker", "serving", "eval", "bench"}
 TORCH_MODULES = {"runtimes.torch_backend"}
 # the only modules of the runtime side that may import models (lazily): the torch backend
 MODEL_USERS = {"runtimes.torch_backend"}

@@ -52,7 +52,7 @@ def plugin_bundle(plugin_paths, tmp_path_factory) -> Path:
     """An echo bundle, exported through the plugin's converter into a bench cache folder, in
     this process with the plugin on the path (export is the slow part; bench then reuses it)."""
     from asymtrack_deploy import catalogue
-    from asymtrack_deploy.demo import default_checkpoint
+    from asymtrack_deploy.demo_weights import default_checkpoint
     from asymtrack_deploy.export import cached_bundle
 
     cache = tmp_path_factory.mktemp("plugin_bench") / "cache"

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import Sequence
-from .registry import Dataset
+from .named_datasets import Dataset
 from .report import compare, evaluate, plot_success
 from .results import (
     SequenceRecord,

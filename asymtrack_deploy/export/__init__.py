@@ -17,7 +17,7 @@ __all__ = ["export_bundle", "export_onnx", "target_names", "ParityError", "cache
 _LAZY = {
     "export_bundle": "asymtrack_deploy.export.pipeline",
     "export_onnx": "asymtrack_deploy.export.pipeline",
-    "cached_bundle": "asymtrack_deploy.export.cache",
+    "cached_bundle": "asymtrack_deploy.export.bench_bundles",
     "ParityError": "asymtrack_deploy.parity",
 }
 

@@ -6,7 +6,7 @@ bundle only if every step passes (``staged_folder``):
 1. check the options against the target's catalogue entry, make the int8 calibration crops
    (a bad source fails here, before anything is written) and let the converter check that its
    libraries are installed;
-2. load the model once (``weights.prepare_model``);
+2. load the model once (``model_source.prepare_model``);
 3. write the fp32 ONNX graphs and their manifest (``onnx_graphs``), and check them in ONNX
    Runtime against the PyTorch model on real crops (``parity.crops``, fp32 tolerance);
 4. for a converting target: calibration feeds from the crops (int8), the converter's files, the
@@ -40,7 +40,7 @@ from .calibration_feeds import CalibrationFeeds, calibration_feeds
 from .onnx_graphs import DEFAULT_OPSET, check_opset, onnx_manifest, write_graphs
 from .simplify import DEFAULT_SIMPLIFIER
 from ..staged_folder import staged_bundle
-from .weights import prepare_model
+from .model_source import prepare_model
 
 __all__ = [
     "SOURCE_ROLE",

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from ..demo import checkpoint_or_demo, default_checkpoint
+from ..demo_weights import checkpoint_or_demo, default_checkpoint
 from ..limits import check_threads
 from ..tracker_spec import StepRules
 from .base import Backend, BackendInfo, require

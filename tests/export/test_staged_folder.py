@@ -109,7 +109,7 @@ def test_readers_restore_a_bundle_that_an_interrupted_replace_left_aside(bundle_
     def refused(a, b):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("asymtrack_deploy.folders.os.rename", refused)
+    monkeypatch.setattr("asymtrack_deploy.interrupted_writes.os.rename", refused)
     result = CliRunner().invoke(app, ["info", "--bundle", str(out)])
     assert result.exit_code == 2
     assert (f"no such bundle folder; an interrupted export --force left the previous bundle in {old}, which could "

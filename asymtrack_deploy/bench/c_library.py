@@ -85,7 +85,7 @@ def _summary(samples: dict, info: dict, count: int) -> dict:
 
 
 class CRowSession:
-    """The C tracker as a ``bench`` row (the worker side, like ``session.RowSession``).
+    """The C tracker as a ``bench`` row (the worker side, like ``row_worker.RowSession``).
 
     Its update and the graph's share of it are the C library's own monotonic-clock figures, so
     the row's "search" is the inference inside each update (there is no separate graph call to

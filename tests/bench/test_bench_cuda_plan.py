@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from asymtrack_deploy.benchmarks.plan import plan_rows
-from asymtrack_deploy.benchmarks.display import gpu_line, markdown
-from asymtrack_deploy.benchmarks.session import _device_sync
-from asymtrack_deploy.benchmarks.timing import machine_info
+from asymtrack_deploy.bench.plan import plan_rows
+from asymtrack_deploy.bench.display import gpu_line, markdown
+from asymtrack_deploy.bench.row_worker import _device_sync
+from asymtrack_deploy.bench.timing import machine_info
 from asymtrack_deploy.runtimes import BackendInfo
 from asymtrack_deploy.tracker_spec import CropRule, StepRules
 

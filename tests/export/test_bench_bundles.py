@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import asymtrack_deploy
-from asymtrack_deploy.export.cache import code_key
+from asymtrack_deploy.export.bench_bundles import code_key
 
 
 def test_code_key_follows_the_exporting_sources(tmp_path):
@@ -22,7 +22,7 @@ def test_code_key_follows_the_exporting_sources(tmp_path):
 def test_code_key_covers_what_the_export_imports(tmp_path):
     """Modules the export reaches only through others (the crop rules, the frame sources) count,
     found from the imports; the target's converter counts for its own target only."""
-    from asymtrack_deploy.export.cache import _imported_files
+    from asymtrack_deploy.export.bench_bundles import _imported_files
 
     package = Path(shutil.copytree(Path(asymtrack_deploy.__file__).parent, tmp_path / "pkg"))
     reached = {str(p.relative_to(package)) for p in _imported_files(package, ["export.pipeline"])}
