@@ -37,9 +37,12 @@ _s.socket.connect = _refuse
 _s.socket.connect_ex = _refuse
 _s.create_connection = _refuse
 _s.getaddrinfo = _refuse
-def _no_child(*a, **k):
-    raise OSError("asymtrack-deploy: a toolkit tried to start a process during export: " + repr(a[:1]))
-_sp.Popen.__init__ = _no_child
+def _no_child(command, *a, **k):
+    raise OSError("asymtrack-deploy: a toolkit tried to start a process during export: " + repr(command))
+def _no_popen(self, command, *a, **k):
+    self._child_created = False
+    _no_child(command)
+_sp.Popen.__init__ = _no_popen
 _os.system = _no_child
 """
 
