@@ -80,6 +80,7 @@ BACKENDS: dict[str, BackendEntry] = {
         BackendEntry("openvino", "asymtrack_deploy.runtimes.openvino_backend:OpenVinoBackend", "openvino", "openvino"),
         BackendEntry("tensorrt", "asymtrack_deploy.runtimes.tensorrt_backend:TensorRTBackend", "tensorrt", "tensorrt"),
         BackendEntry("mnn", "asymtrack_deploy.runtimes.mnn_backend:MnnBackend", "MNN", "mnn"),
+        BackendEntry("litert", "asymtrack_deploy.runtimes.litert_backend:LiteRtBackend", "ai_edge_litert", "litert"),
     )
 }
 
@@ -99,6 +100,8 @@ TARGETS: dict[str, TargetEntry] = {
         # edge runtimes: fp16 and int8 are stored weights (computed in fp32 where the CPU lacks fp16)
         TargetEntry("mnn", "mnn", ("fp32", "fp16", "int8"), ("source_onnx", "mnn_model"), "mnn",
                     "asymtrack_deploy.export.mnn_target:MnnConverter", tolerances={"fp32": (5e-4, 0.999)}),
+        TargetEntry("litert", "litert", ("fp32", "fp16"), ("source_onnx", "tflite_model"), "litert",
+                    "asymtrack_deploy.export.litert_target:LiteRtConverter"),
     )
 }
 

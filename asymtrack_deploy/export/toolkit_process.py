@@ -10,9 +10,9 @@ package does not control. Two facts make them run in a child process rather than
   logs and, when the logging package is missing, runs ``pip install`` from inside the import
   (it changed this environment's protobuf when first tried); onnx2tf downloads sample
   calibration images for some graphs. An export must not depend on, or change, anything
-  outside the machine, so the child starts with every socket connection refused
-  (``_NO_NETWORK``) and its own subprocesses (``pip``) refused too: a toolkit that tries says so
-  in the error instead of fetching.
+  outside the machine, so the child starts with every socket connection and name lookup
+  refused (``_NO_NETWORK``) and its child processes that install or download (pip, curl, wget,
+  git) refused too: a toolkit that tries says so in the error instead of fetching.
 
 The child's output is kept and its tail is quoted in the error when it fails.
 """
@@ -28,22 +28,35 @@ __all__ = ["ToolkitError", "run_toolkit", "toolkit_python", "TOOLKITS_HOME_ENV"]
 TOOLKITS_HOME_ENV = "ASYMTRACK_TOOLKITS_HOME"  # where the toolkits' own virtual environments live
 _TAIL = 2500  # characters of the child's output quoted in an error
 
-# Prepended to the child's code: connections and child processes refused, loudly.
+# Prepended to the child's code: connections refused, and child processes that would install or
+# download something (pip, curl, wget, git) refused too; local tools (``file``, ``uname``) still run.
 _NO_NETWORK = """\
-import socket as _s, subprocess as _sp, os as _os
+import socket as _s, subprocess as _sp, os as _os, shlex as _sh
 def _refuse(*a, **k):
     raise OSError("asymtrack-deploy: no network access during export (a toolkit tried to connect)")
 _s.socket.connect = _refuse
 _s.socket.connect_ex = _refuse
 _s.create_connection = _refuse
 _s.getaddrinfo = _refuse
-def _no_child(command, *a, **k):
-    raise OSError("asymtrack-deploy: a toolkit tried to start a process during export: " + repr(command))
-def _no_popen(self, command, *a, **k):
-    self._child_created = False
-    _no_child(command)
-_sp.Popen.__init__ = _no_popen
-_os.system = _no_child
+_FETCHERS = {"pip", "pip3", "curl", "wget", "git"}
+def _check_child(command):
+    words = _sh.split(command) if isinstance(command, str) else [str(w) for w in command]
+    names = [_os.path.basename(w) for w in words]
+    if _FETCHERS & set(names) or ("-m" in names and "pip" in names):
+        raise OSError("asymtrack-deploy: a toolkit tried to install or download during export: " + repr(command))
+_popen_init, _system = _sp.Popen.__init__, _os.system
+def _popen(self, command, *a, **k):
+    try:
+        _check_child(command)
+    except OSError:
+        self._child_created = False
+        raise
+    _popen_init(self, command, *a, **k)
+def _guarded_system(command):
+    _check_child(command)
+    return _system(command)
+_sp.Popen.__init__ = _popen
+_os.system = _guarded_system
 """
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from ..bundle import Bundle, load_bundle
 from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require
 
-__all__ = ["LiteRtBackend", "LiteRtTemplateState", "MODEL_ROLE", "SIGNATURE"]
+__all__ = ["LiteRtBackend", "LiteRtTemplateState", "MODEL_ROLE", "SIGNATURE", "litert_version"]
 
 MODEL_ROLE = "tflite_model"  # the file role of the ``litert`` target's models
 SIGNATURE = "serving_default"
@@ -72,7 +72,7 @@ class LiteRtBackend(Backend):
         self._models = {g: self.bundle.path(g, MODEL_ROLE).read_bytes() for g in _GRAPHS}
         self._names = self._signature_names()
         self._check_io()
-        self.litert_version = _version()
+        self.litert_version = litert_version()
         self.info = BackendInfo.from_manifest(self.bundle.manifest, bundle=str(self.bundle.root),
                                               litert=self.litert_version, xnnpack=self._xnnpack,
                                               executes=executes(self.bundle.manifest.precision))
@@ -148,7 +148,7 @@ def _threads(threads: int | None) -> int | None:
     return threads
 
 
-def _version() -> str:
+def litert_version() -> str:
     from importlib import metadata
 
     try:
