@@ -3,8 +3,6 @@ virtual environment), fp32 and fp16 with the trained demo weights, export-time a
 parity, the backend's promises, and a conversion that never reaches the network."""
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
@@ -13,7 +11,8 @@ from asymtrack_deploy.parity import ParityThresholds, run_parity, tolerance_for
 from asymtrack_deploy.runtimes import load_backend, load_bundle_backend
 from asymtrack_deploy.sources import builtin_sequence
 from tests.export.derived_bundles import demo_checkpoint, shared_derived_bundle
-from tests.runtimes.backend_contract import (assert_bad_crops_and_states_are_refused, assert_closed_backend_says_so,
+from tests.runtimes.backend_contract import (assert_state_of_another_instance_is_refused,
+                                             assert_two_threads_get_the_boxes_each_gets_alone, assert_bad_crops_and_states_are_refused, assert_closed_backend_says_so,
                                              assert_runs_without_torch, assert_thread_count_is_validated)
 
 pytest.importorskip("ai_edge_litert")
@@ -86,9 +85,7 @@ def test_backend_contract_and_no_torch(reference_fp32, pairs):
     assert_thread_count_is_validated(LiteRtBackend, reference_fp32, 0)
     with LiteRtBackend(reference_fp32) as backend:
         assert_bad_crops_and_states_are_refused(backend, pairs)
-        with LiteRtBackend(reference_fp32) as other:
-            with pytest.raises(ValueError, match="this same LiteRtBackend"):
-                backend.search(pairs["search"][0:1], other.template(pairs["template"][0:1]))
+        assert_state_of_another_instance_is_refused(LiteRtBackend, reference_fp32, backend, pairs)
     assert_closed_backend_says_so(LiteRtBackend, reference_fp32, pairs)
     assert_runs_without_torch("litert", reference_fp32, 1e-4)
 
@@ -114,26 +111,8 @@ def test_a_manifest_without_signatures_is_refused(reference_fp32, tmp_path):
 
 
 def test_threads_get_their_own_interpreters(reference_fp32):
-    from asymtrack_deploy.tracker import Tracker
-
-    frames = builtin_sequence().frames()[:6]
-    boxes = [(638, 240, 50, 82), (300, 200, 60, 90)]
-
-    def track(backend, box):
-        tracker = Tracker(backend)
-        tracker.init(frames[0], box)
-        return [tuple(tracker.update(frame).box) for frame in frames[1:]]
-
     with load_backend("litert", bundle=reference_fp32) as backend:
-        alone = [track(backend, box) for box in boxes]
-        together = [None, None]
-        threads = [threading.Thread(target=lambda i=i: together.__setitem__(i, track(backend, boxes[i]))) for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert together == alone
-
+        assert_two_threads_get_the_boxes_each_gets_alone(backend)
 
 def test_missing_toolkit_is_a_clear_error(monkeypatch, tmp_path):
     from asymtrack_deploy.export import export_bundle

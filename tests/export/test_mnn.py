@@ -14,7 +14,8 @@ from asymtrack_deploy.parity import ParityThresholds, run_parity, tolerance_for
 from asymtrack_deploy.runtimes import load_backend, load_bundle_backend
 from asymtrack_deploy.sources import builtin_sequence
 from tests.export.derived_bundles import demo_checkpoint, shared_derived_bundle
-from tests.runtimes.backend_contract import (ROOT, assert_bad_crops_and_states_are_refused, assert_closed_backend_says_so,
+from tests.runtimes.backend_contract import (assert_state_of_another_instance_is_refused,
+                                             assert_two_threads_get_the_boxes_each_gets_alone, ROOT, assert_bad_crops_and_states_are_refused, assert_closed_backend_says_so,
                                              assert_thread_count_is_validated)
 
 pytest.importorskip("MNN")
@@ -87,9 +88,7 @@ def test_backend_contract(fp32, pairs):
     assert_thread_count_is_validated(MnnBackend, fp32, 0)
     with MnnBackend(fp32) as backend:
         assert_bad_crops_and_states_are_refused(backend, pairs)
-        with MnnBackend(fp32) as other:
-            with pytest.raises(ValueError, match="this same MnnBackend"):
-                backend.search(pairs["search"][0:1], other.template(pairs["template"][0:1]))
+        assert_state_of_another_instance_is_refused(MnnBackend, fp32, backend, pairs)
     assert_closed_backend_says_so(MnnBackend, fp32, pairs)
     with pytest.raises(ValueError, match="precision_mode must be one of"):
         MnnBackend(fp32, precision_mode="fast")
@@ -130,28 +129,5 @@ def test_runs_without_torch_and_prints_nothing(fp32, pairs):
 
 
 def test_threads_get_their_own_module_clones(fp32):
-    """Two trackers in two threads over one backend give the boxes each gives alone."""
-    import threading
-
-    from asymtrack_deploy.tracker import Tracker
-
-    frames = builtin_sequence().frames()[:6]
-    boxes = [(638, 240, 50, 82), (300, 200, 60, 90)]
     with load_backend("mnn", bundle=fp32) as backend:
-        alone = [_track(backend, frames, box) for box in boxes]
-        together = [None, None]
-        threads = [threading.Thread(target=lambda i=i: together.__setitem__(i, _track(backend, frames, boxes[i])))
-                   for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert together == alone
-
-
-def _track(backend, frames, box):
-    from asymtrack_deploy.tracker import Tracker
-
-    tracker = Tracker(backend)
-    tracker.init(frames[0], box)
-    return [tuple(tracker.update(frame).box) for frame in frames[1:]]
+        assert_two_threads_get_the_boxes_each_gets_alone(backend)

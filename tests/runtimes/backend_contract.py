@@ -70,3 +70,28 @@ def assert_runs_without_torch(backend_name: str, bundle, box_tolerance: float) -
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def assert_two_threads_get_the_boxes_each_gets_alone(backend) -> None:
+    """Two trackers in two threads over one backend give exactly the boxes each gives alone."""
+    import threading
+
+    from asymtrack_deploy.sources import builtin_sequence
+    from asymtrack_deploy.tracker import Tracker
+
+    frames = builtin_sequence().frames()[:6]
+    boxes = [(638, 240, 50, 82), (300, 200, 60, 90)]
+
+    def track(box):
+        tracker = Tracker(backend)
+        tracker.init(frames[0], box)
+        return [tuple(tracker.update(frame).box) for frame in frames[1:]]
+
+    alone = [track(box) for box in boxes]
+    together = [None, None]
+    threads = [threading.Thread(target=lambda i=i: together.__setitem__(i, track(boxes[i]))) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert together == alone
