@@ -59,6 +59,9 @@ class LiteRtBackend(Backend):
     the builtin reference-free kernels without the XNNPACK delegate (to compare the two)."""
 
     name = "litert"
+    graph_roles = (MODEL_ROLE,)  # the shape of runtimes.base.BundleBackend (issue 25's registry)
+    files_named = "LiteRT models"
+    export_target = "litert"
 
     def __init__(self, bundle: str | os.PathLike | Bundle, threads: int | None = None, xnnpack: bool = True,
                  verify: bool = True) -> None:
@@ -80,9 +83,9 @@ class LiteRtBackend(Backend):
     # -- setup -------------------------------------------------------------------------------
     def _check_target(self) -> None:
         m = self.bundle.manifest
-        if any(MODEL_ROLE not in m.graph(g).files for g in _GRAPHS):
-            raise ValueError(f"bundle {self.bundle.root} (target {m.target!r}) has no LiteRT models; "
-                             "export one for the litert backend with: asymtrack-deploy export --target litert")
+        if any(role not in m.graph(g).files for g in _GRAPHS for role in self.graph_roles):
+            raise ValueError(f"bundle {self.bundle.root} (target {m.target!r}) has no {self.files_named}; export one "
+                             f"for the {self.name} backend with: asymtrack-deploy export --target {self.export_target}")
 
     def _signature_names(self) -> dict[str, dict[str, list[str]]]:
         """graph -> {"inputs": [...], "outputs": [...]}: the signature's names in manifest order."""

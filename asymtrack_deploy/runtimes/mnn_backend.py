@@ -91,6 +91,9 @@ class MnnBackend(Backend):
     """
 
     name = "mnn"
+    graph_roles = (MODEL_ROLE,)  # the shape of runtimes.base.BundleBackend (issue 25's registry)
+    files_named = "MNN models"
+    export_target = "mnn"
 
     def __init__(self, bundle: str | os.PathLike | Bundle, threads: int | None = None,
                  precision_mode: str | None = None, verify: bool = True) -> None:
@@ -115,9 +118,9 @@ class MnnBackend(Backend):
     # -- setup -------------------------------------------------------------------------------
     def _check_target(self) -> None:
         m = self.bundle.manifest
-        if any(MODEL_ROLE not in m.graph(g).files for g in ("template", "search")):
-            raise ValueError(f"bundle {self.bundle.root} (target {m.target!r}) has no MNN models; "
-                             "export one for the mnn backend with: asymtrack-deploy export --target mnn")
+        if any(role not in m.graph(g).files for g in ("template", "search") for role in self.graph_roles):
+            raise ValueError(f"bundle {self.bundle.root} (target {m.target!r}) has no {self.files_named}; export one "
+                             f"for the {self.name} backend with: asymtrack-deploy export --target {self.export_target}")
 
     def _precision_mode(self, requested: str | None) -> str:
         if requested is None:
