@@ -11,9 +11,8 @@ from asymtrack_deploy.parity import ParityThresholds, run_parity, tolerance_for
 from asymtrack_deploy.runtimes import load_backend, load_bundle_backend
 from asymtrack_deploy.sources import builtin_sequence
 from tests.export.derived_bundles import demo_checkpoint, shared_derived_bundle
-from tests.runtimes.backend_contract import (assert_state_of_another_instance_is_refused,
-                                             assert_two_threads_get_the_boxes_each_gets_alone, assert_bad_crops_and_states_are_refused, assert_closed_backend_says_so,
-                                             assert_runs_without_torch, assert_thread_count_is_validated)
+from tests.runtimes.backend_contract import (assert_bundle_backend_contract, assert_runs_without_torch,
+                                             assert_two_threads_get_the_boxes_each_gets_alone)
 
 pytest.importorskip("ai_edge_litert")
 
@@ -82,11 +81,7 @@ def test_tracking_parity_on_the_builtin_sequence(demo_bundle):
 def test_backend_contract_and_no_torch(reference_fp32, pairs):
     from asymtrack_deploy.runtimes.litert_backend import LiteRtBackend
 
-    assert_thread_count_is_validated(LiteRtBackend, reference_fp32, 0)
-    with LiteRtBackend(reference_fp32) as backend:
-        assert_bad_crops_and_states_are_refused(backend, pairs)
-        assert_state_of_another_instance_is_refused(LiteRtBackend, reference_fp32, backend, pairs)
-    assert_closed_backend_says_so(LiteRtBackend, reference_fp32, pairs)
+    assert_bundle_backend_contract(LiteRtBackend, reference_fp32, pairs)
     assert_runs_without_torch("litert", reference_fp32, 1e-4)
 
 

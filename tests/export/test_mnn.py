@@ -14,9 +14,7 @@ from asymtrack_deploy.parity import ParityThresholds, run_parity, tolerance_for
 from asymtrack_deploy.runtimes import load_backend, load_bundle_backend
 from asymtrack_deploy.sources import builtin_sequence
 from tests.export.derived_bundles import demo_checkpoint, shared_derived_bundle
-from tests.runtimes.backend_contract import (assert_state_of_another_instance_is_refused,
-                                             assert_two_threads_get_the_boxes_each_gets_alone, ROOT, assert_bad_crops_and_states_are_refused, assert_closed_backend_says_so,
-                                             assert_thread_count_is_validated)
+from tests.runtimes.backend_contract import assert_bundle_backend_contract, assert_two_threads_get_the_boxes_each_gets_alone
 
 pytest.importorskip("MNN")
 
@@ -85,11 +83,7 @@ def test_mnn_fp32_declares_its_own_tolerance():
 def test_backend_contract(fp32, pairs):
     from asymtrack_deploy.runtimes.mnn_backend import MnnBackend
 
-    assert_thread_count_is_validated(MnnBackend, fp32, 0)
-    with MnnBackend(fp32) as backend:
-        assert_bad_crops_and_states_are_refused(backend, pairs)
-        assert_state_of_another_instance_is_refused(MnnBackend, fp32, backend, pairs)
-    assert_closed_backend_says_so(MnnBackend, fp32, pairs)
+    assert_bundle_backend_contract(MnnBackend, fp32, pairs)
     with pytest.raises(ValueError, match="precision_mode must be one of"):
         MnnBackend(fp32, precision_mode="fast")
 

@@ -95,3 +95,12 @@ def assert_two_threads_get_the_boxes_each_gets_alone(backend) -> None:
     for t in threads:
         t.join()
     assert together == alone
+
+
+def assert_bundle_backend_contract(backend_class, bundle, pairs) -> None:
+    """The checks above that every bundle backend passes, in one call."""
+    assert_thread_count_is_validated(backend_class, bundle, 0)
+    with backend_class(bundle) as backend:
+        assert_bad_crops_and_states_are_refused(backend, pairs)
+        assert_state_of_another_instance_is_refused(backend_class, bundle, backend, pairs)
+    assert_closed_backend_says_so(backend_class, bundle, pairs)
