@@ -99,9 +99,10 @@ TARGETS: dict[str, TargetEntry] = {
                     "asymtrack_deploy.export.triton_target:TritonConverter", bench_precisions=()),
         # edge runtimes: fp16 and int8 are stored weights (computed in fp32 where the CPU lacks fp16)
         TargetEntry("mnn", "mnn", ("fp32", "fp16", "int8"), ("source_onnx", "mnn_model"), "mnn",
-                    "asymtrack_deploy.export.mnn_target:MnnConverter", tolerances={"fp32": (5e-4, 0.999)}),
+                    "asymtrack_deploy.export.mnn_target:MnnConverter", ("fp32", "fp16", "int8"),
+                    tolerances={"fp32": (5e-4, 0.999)}),
         TargetEntry("litert", "litert", ("fp32", "fp16"), ("source_onnx", "tflite_model"), "litert",
-                    "asymtrack_deploy.export.litert_target:LiteRtConverter"),
+                    "asymtrack_deploy.export.litert_target:LiteRtConverter", ("fp32", "fp16")),
     )
 }
 
