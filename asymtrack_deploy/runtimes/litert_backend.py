@@ -163,4 +163,4 @@ def litert_version() -> str:
 def executes(precision: str) -> str:
     """fp16 bundles hold fp16 weights that XNNPACK computes in f32 on CPUs without fp16
     arithmetic (x86) and may compute in f16 on ARMv8.2 (XNNPACK's choice)."""
-    return {"fp16": "f16 weights, f32 (f16 on ARM CPUs with fp16 arithmetic)"}.get(precision, "f32")
+    return {"fp16": "f16 weights, f32"}.get(precision, "f32")
