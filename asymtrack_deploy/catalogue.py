@@ -12,7 +12,8 @@ Standard library only: the runtime side reads it without torch or any runtime li
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 __all__ = [
     "PRECISIONS",
@@ -53,6 +54,9 @@ class TargetEntry:
     (None: the ONNX graphs are the bundle). ``roles``: the manifest file roles of each graph.
     ``bench_precisions``: the precisions ``bench`` measures through this target (the ``onnx``
     target covers ONNX Runtime fp32, the ``onnxruntime`` target its fp16 and int8).
+    ``tolerances``: precision -> (box, min_iou) where this target's runtime measurably differs
+    from the precision's tolerance in ``parity.tolerances`` (another runtime's kernels: the
+    figures and where they were measured are in the target's converter module).
     """
 
     name: str
@@ -62,6 +66,7 @@ class TargetEntry:
     extra: str
     converter: str | None = None
     bench_precisions: tuple[str, ...] = PRECISIONS
+    tolerances: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 BACKENDS: dict[str, BackendEntry] = {
@@ -74,6 +79,8 @@ BACKENDS: dict[str, BackendEntry] = {
                      "onnxruntime", "onnxruntime"),
         BackendEntry("openvino", "asymtrack_deploy.runtimes.openvino_backend:OpenVinoBackend", "openvino", "openvino"),
         BackendEntry("tensorrt", "asymtrack_deploy.runtimes.tensorrt_backend:TensorRTBackend", "tensorrt", "tensorrt"),
+        BackendEntry("mnn", "asymtrack_deploy.runtimes.mnn_backend:MnnBackend", "MNN", "mnn"),
+        BackendEntry("litert", "asymtrack_deploy.runtimes.litert_backend:LiteRtBackend", "ai_edge_litert", "litert"),
     )
 }
 
@@ -90,6 +97,12 @@ TARGETS: dict[str, TargetEntry] = {
         # a Triton model repository around an openvino (default) or onnxruntime bundle
         TargetEntry("triton", "openvino", _NO_BF16, ("source_onnx", "openvino_xml", "openvino_bin", "onnx"), "serve",
                     "asymtrack_deploy.export.triton_target:TritonConverter", bench_precisions=()),
+        # edge runtimes: fp16 and int8 are stored weights (computed in fp32 where the CPU lacks fp16)
+        TargetEntry("mnn", "mnn", ("fp32", "fp16", "int8"), ("source_onnx", "mnn_model"), "mnn",
+                    "asymtrack_deploy.export.mnn_target:MnnConverter", ("fp32", "fp16", "int8"),
+                    tolerances={"fp32": (5e-4, 0.999)}),
+        TargetEntry("litert", "litert", ("fp32", "fp16"), ("source_onnx", "tflite_model"), "litert",
+                    "asymtrack_deploy.export.litert_target:LiteRtConverter", ("fp32", "fp16")),
     )
 }
 
