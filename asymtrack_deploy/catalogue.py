@@ -107,6 +107,9 @@ class TargetEntry:
     (None: the ONNX graphs are the bundle). ``roles``: the manifest file roles of each graph.
     ``bench_precisions``: the precisions ``bench`` measures through this target (the ``onnx``
     target covers ONNX Runtime fp32, the ``onnxruntime`` target its fp16 and int8).
+    ``tolerances``: precision -> (box, min_iou) where this target's runtime measurably differs
+    from the precision's tolerance in ``parity.tolerances`` (another runtime's kernels: the
+    figures and where they were measured are in the target's converter module).
     """
 
     name: str
@@ -116,6 +119,7 @@ class TargetEntry:
     extra: str
     converter: str | None = None
     bench_precisions: tuple[str, ...] = PRECISIONS
+    tolerances: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 _BUILTIN_BACKENDS = (
@@ -136,6 +140,9 @@ _BUILTIN_BACKENDS = (
                                       {"openvino_xml": "model.xml", "openvino_bin": "model.bin"}, "model.onnx")),
     BackendEntry("tensorrt", "asymtrack_deploy.runtimes.tensorrt_backend:TensorRTBackend", "tensorrt", "tensorrt",
                  ("tensorrt",), devices=("cuda",)),
+    BackendEntry("mnn", "asymtrack_deploy.runtimes.mnn_backend:MnnBackend", "MNN", "mnn", ("MNN",)),
+    BackendEntry("litert", "asymtrack_deploy.runtimes.litert_backend:LiteRtBackend", "ai_edge_litert", "litert",
+                 ("ai-edge-litert",)),
 )
 
 _BUILTIN_TARGETS = (
@@ -149,6 +156,12 @@ _BUILTIN_TARGETS = (
     # a Triton model repository around an openvino (default) or onnxruntime bundle
     TargetEntry("triton", "openvino", _NO_BF16, ("source_onnx", "openvino_xml", "openvino_bin", "onnx"), "serve",
                 "asymtrack_deploy.export.triton_target:TritonConverter", bench_precisions=()),
+    # edge runtimes: fp16 and int8 are stored weights (computed in fp32 where the CPU lacks fp16)
+    TargetEntry("mnn", "mnn", ("fp32", "fp16", "int8"), ("source_onnx", "mnn_model"), "mnn",
+                "asymtrack_deploy.export.mnn_target:MnnConverter", ("fp32", "fp16", "int8"),
+                tolerances={"fp32": (5e-4, 0.999)}),
+    TargetEntry("litert", "litert", ("fp32", "fp16"), ("source_onnx", "tflite_model"), "litert",
+                "asymtrack_deploy.export.litert_target:LiteRtConverter", ("fp32", "fp16")),
 )
 
 _registry: tuple[dict[str, BackendEntry], dict[str, TargetEntry]] | None = None

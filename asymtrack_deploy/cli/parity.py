@@ -41,7 +41,7 @@ def command(
             stages.stage("loading the bundle and the PyTorch reference")
             candidate = load_bundle_backend(bundle, backend=backend, **options)
             reference = load_backend(catalogue.reference_backend(), variant=candidate.info.variant, checkpoint=checkpoint, threads=threads)
-            thresholds = ParityThresholds(candidate.info.precision, min_iou)
+            thresholds = ParityThresholds(candidate.info.precision, min_iou, candidate.info.target)
             stages.stage("reading the frames")
             report = run_parity(reference, candidate, source, box, thresholds, limit=max_frames,
                                 progress=_frames_progress(stages))

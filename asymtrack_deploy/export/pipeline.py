@@ -320,9 +320,10 @@ def _convert(run: _Run, source: Manifest, converter: Converter, entry, calib: Ca
     run.job = ConversionJob(run.stage, source, opts.precision, feeds, run.model, opts.simplifier)
     conversion = converter.convert(run.job)
     _check_roles(entry, conversion)
-    manifest = derived_manifest(source, converter.bundle_target or entry.name, opts.precision, conversion, feeds)
+    bundle_target = converter.bundle_target or entry.name
+    manifest = derived_manifest(source, bundle_target, opts.precision, conversion, feeds)
     manifest = write_manifest(run.stage, manifest, extra_files=conversion.extra_files)
-    tolerance = tolerance_for(opts.precision).box if opts.box_tolerance is None else opts.box_tolerance
+    tolerance = tolerance_for(opts.precision, bundle_target).box if opts.box_tolerance is None else opts.box_tolerance
     pairs = parity_pairs(opts.batch, opts.parity_pairs, CONVERTED_PARITY_PAIRS)
     run.say(f"parity of the {entry.name} {opts.precision} graphs against PyTorch ({pairs} crop pairs)")
     parity = run.parity(converter.parity_backend or entry.backend, converter.backend_options(), pairs, tolerance)

@@ -79,7 +79,7 @@ def compare_on_crops(reference: Backend, candidate: Backend, crops: ParityCrops,
     ``box_tolerance``: None takes the candidate precision's tolerance. Raises ParityError (with
     the figures in the message) when a box misses by more than it.
     """
-    tolerance = tolerance_for(candidate.info.precision).box if box_tolerance is None else box_tolerance
+    tolerance = tolerance_for(candidate.info.precision, candidate.info.target).box if box_tolerance is None else box_tolerance
     ref_boxes, ref_scores = backend_outputs(reference, crops)
     boxes, scores = backend_outputs(candidate, crops)
     box_diff = float(np.abs(boxes - ref_boxes).max())

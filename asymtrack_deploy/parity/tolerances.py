@@ -22,10 +22,16 @@ each other):
   frames) min 0.939 and 0.950. Errors of int8's size (int8 there: 0.941-0.984; fp16: min
   0.994); random weights do not track (flat heatmaps: 0.02 on box.mp4), so trained weights set
   it.
+
+A target whose runtime computes the same precision with kernels of its own may declare its own
+measured pair in its registry entry (``catalogue.TargetEntry.tolerances``); ``tolerance_for(precision,
+target)`` returns it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .. import catalogue
 
 __all__ = ["Tolerance", "TOLERANCES", "tolerance_for"]
 
@@ -44,8 +50,11 @@ TOLERANCES: dict[str, Tolerance] = {
 }
 
 
-def tolerance_for(precision: str) -> Tolerance:
-    """The tolerances of ``precision``; an unknown one is an error, not a silent fp32."""
+def tolerance_for(precision: str, target: str | None = None) -> Tolerance:
+    """The tolerances of ``precision``, or those a ``target`` declares for it in its catalogue
+    entry (a runtime whose kernels measurably differ); an unknown precision is an error, not a
+    silent fp32."""
     if precision not in TOLERANCES:
         raise ValueError(f"no parity tolerance for precision {precision!r}: expected one of {', '.join(TOLERANCES)}")
-    return TOLERANCES[precision]
+    own = catalogue.targets()[target].tolerances.get(precision) if target in catalogue.targets() else None
+    return Tolerance(*own) if own else TOLERANCES[precision]

@@ -33,6 +33,7 @@ PART_IOU = 0.5
 class ParityThresholds:
     precision: str = "fp32"
     min_iou: float | None = None  # None: the precision's tolerance (parity.tolerances)
+    target: str | None = None  # the bundle's target, whose catalogue entry may set its own tolerance
 
     def __post_init__(self) -> None:
         if self.min_iou is not None and not 0.0 <= self.min_iou <= 1.0:  # NaN is refused too
@@ -40,7 +41,7 @@ class ParityThresholds:
 
     @property
     def effective_min_iou(self) -> float:
-        return self.min_iou if self.min_iou is not None else tolerance_for(self.precision).min_iou
+        return self.min_iou if self.min_iou is not None else tolerance_for(self.precision, self.target).min_iou
 
 
 @dataclass
@@ -87,7 +88,7 @@ def run_parity(
 ) -> ParityReport:
     """Track ``frames`` with both backends (teacher-forced and free-running) and compare;
     ``progress(done, total)`` is called after each compared frame."""
-    thresholds = thresholds or ParityThresholds(candidate.info.precision)
+    thresholds = thresholds or ParityThresholds(candidate.info.precision, target=candidate.info.target)
     frames = _frames_list(frames, limit)
     margin = candidate.info.rules.clip_margin  # the bundle's rule is the one both are tracked by
     ref, forced, free = (Tracker(b, color_order, margin) for b in (reference, candidate, candidate))

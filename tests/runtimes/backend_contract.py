@@ -88,3 +88,37 @@ def damaged_copy(bundle: Path, dest: Path, name: str, how: str) -> Path:
     manifest["files"][name] = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "bytes": path.stat().st_size}
     (copy / "manifest.json").write_text(json.dumps(manifest))
     return copy
+
+
+def assert_two_threads_get_the_boxes_each_gets_alone(backend) -> None:
+    """Two trackers in two threads over one backend give exactly the boxes each gives alone."""
+    import threading
+
+    from asymtrack_deploy.sources import builtin_sequence
+    from asymtrack_deploy.tracker import Tracker
+
+    frames = builtin_sequence().frames()[:6]
+    boxes = [(638, 240, 50, 82), (300, 200, 60, 90)]
+
+    def track(box):
+        tracker = Tracker(backend)
+        tracker.init(frames[0], box)
+        return [tuple(tracker.update(frame).box) for frame in frames[1:]]
+
+    alone = [track(box) for box in boxes]
+    together = [None, None]
+    threads = [threading.Thread(target=lambda i=i: together.__setitem__(i, track(boxes[i]))) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert together == alone
+
+
+def assert_bundle_backend_contract(backend_class, bundle, pairs) -> None:
+    """The checks above that every bundle backend passes, in one call."""
+    assert_thread_count_is_validated(backend_class, bundle, 0)
+    with backend_class(bundle) as backend:
+        assert_bad_crops_and_states_are_refused(backend, pairs)
+        assert_state_of_another_instance_is_refused(backend_class, bundle, backend, pairs)
+    assert_closed_backend_says_so(backend_class, bundle, pairs)
