@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..bundle import Bundle
+from ..limits import check_threads
 from .base import BackendInfo, BundleBackend, check_graph_io, require
 
 __all__ = ["LiteRtBackend", "LiteRtTemplateState", "MODEL_ROLE", "SIGNATURE", "litert_version"]
@@ -135,8 +136,7 @@ class LiteRtBackend(BundleBackend):
 
 
 def _threads(threads: int | None) -> int | None:
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    check_threads(threads)
     return threads
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..bundle import Bundle
+from ..limits import check_threads
 from .base import BackendInfo, BundleBackend, check_graph_io, require
 
 __all__ = ["MnnBackend", "MnnTemplateState", "MODEL_ROLE", "mnn_module", "native_stdout_silenced", "precision_mode"]
@@ -171,11 +172,8 @@ class MnnBackend(BundleBackend):
 
 
 def _threads(threads: int | None) -> int:
-    if threads is None:
-        return min(2, os.cpu_count() or 1)
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    return threads
+    check_threads(threads)
+    return min(2, os.cpu_count() or 1) if threads is None else threads
 
 
 def _const(array: np.ndarray):
