@@ -1,11 +1,14 @@
 """The deployment bundle: model files plus a ``manifest.json`` that says how to run them.
 
-A bundle is a folder. The model files stay exactly what their runtime expects (``.onnx`` today;
-OpenVINO IR, TensorRT engines later); everything else lives in the manifest, so a C or C++
-program can run the graphs without this package: the input sizes and crop factors, the colour
-order and normalisation (done inside the graphs), every input and output name with its shape
-and dtype, which template-state tensors pass from the template graph to the search graph, the
-target, precision and batch, and sha256 digests of every file and of the source checkpoint.
+A bundle is a folder. The model files stay exactly what their runtime expects (ONNX graphs,
+OpenVINO IR, TensorRT engines, and the fp32 ONNX graphs a converted bundle was made from, role
+``source_onnx``); everything else lives in the manifest, so a C or C++ program can run the graphs
+without this package: the input sizes and crop factors, the tracker's rules outside the graphs
+(crop, map back, clip: ``tracker``), the colour order and normalisation (done inside the graphs),
+every input and output name with its shape and dtype, which template-state tensors pass from the
+template graph to the search graph, the target, precision and batch, the arithmetic a runtime
+must use, and sha256 digests of every file and of the source checkpoint. The manifest itself is
+not hashed: its rules can be edited (``tracker.clip.margin``) and every runtime follows them.
 
 Layout of ``manifest.json`` (schema version 2; every field: ``docs/manifest.md``)::
 
@@ -22,7 +25,7 @@ Layout of ``manifest.json`` (schema version 2; every field: ``docs/manifest.md``
     source       {checkpoint, checkpoint_sha256, random_weights, seed}
     export       free-form facts about how the files were made (exporter, simplifier...)
     parity       the export's own parity figures against the PyTorch reference
-    runtime      target-specific facts (TensorRT version, GPU name...), {} for ONNX
+    runtime      target-specific facts (the converter's library version, TensorRT's GPU...), {} for onnx
     calibration  the int8 calibration record, or null
 
 where a tensor is ``{name, shape, dtype}`` with a numpy dtype name. A graph's ``files`` maps a
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .folders import leftovers, restore_replaced
+from .interrupted_writes import leftovers, restore_replaced
 from .tracker_spec import InferenceSpec, TrackerRules
 
 __all__ = [

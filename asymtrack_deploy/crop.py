@@ -19,7 +19,9 @@ CPU. ``resize_linear_u8`` states x86 OpenCV's arithmetic in numpy (float32 sourc
 resize is proven to give those bytes (x86-64, checked at first use), it is called instead, being
 several times faster (see ``resize_linear_u8``).
 
-``crop_square`` builds the zero-padded square as written (the reference). The tracker passes a
+``crop_rgb``, ``map_box_back`` and ``clip_box`` take the rules record (``tracker_spec.StepRules``:
+the manifest's, or the model config's), never loose constants; ``crop_square`` is the geometry
+under them, by factor and size. ``crop_square`` builds the zero-padded square as written (the reference). The tracker passes a
 ``CropCanvas``, which gives the resize the same pixels without allocating and zeroing the square
 for every frame: the per-frame cost no longer grows with the box (see ``CropCanvas``).
 """
@@ -31,6 +33,8 @@ import platform
 
 import cv2
 import numpy as np
+
+from .tracker_spec import CropRule, StepRules
 
 __all__ = ["crop_rgb", "crop_square", "crop_window", "to_rgb", "map_box_back", "clip_box", "CropCanvas", "rows_read",
            "resize_linear_u8"]
@@ -305,17 +309,20 @@ def to_rgb(crop: np.ndarray, color_order: str) -> np.ndarray:
     return np.ascontiguousarray(crop)
 
 
-def crop_rgb(frame: np.ndarray, box_xywh, factor: float, out_size: int, color_order: str = "bgr",
+def crop_rgb(frame: np.ndarray, box_xywh, rule: CropRule, color_order: str = "bgr",
              canvas: CropCanvas | None = None):
-    """The crop the graphs take: ``crop_square`` of a frame in ``color_order`` ("bgr" as OpenCV
-    reads, or "rgb"), converted to contiguous RGB uint8 (out_size, out_size, 3) on the small crop.
-    Returns (crop, resize factor)."""
-    crop, resize_factor = crop_square(frame, box_xywh, factor, out_size, canvas)
+    """The crop the graphs take, by one branch's ``rule`` (``StepRules.template`` or
+    ``.search``; training passes jittered ones): ``crop_square`` of a frame in ``color_order``
+    ("bgr" as OpenCV reads, or "rgb"), converted to contiguous RGB uint8 (size, size, 3) on the
+    small crop. Returns (crop, resize factor)."""
+    crop, resize_factor = crop_square(frame, box_xywh, rule.factor, rule.size, canvas)
     return to_rgb(crop, color_order), resize_factor
 
 
-def map_box_back(pred_cxcywh, prev_xywh, search_size: int, resize_factor: float) -> list[float]:
-    """A normalised (cx, cy, w, h) in the search crop -> (x, y, w, h) in the frame."""
+def map_box_back(pred_cxcywh, prev_xywh, rules: StepRules, resize_factor: float) -> list[float]:
+    """A (cx, cy, w, h) normalised by the search size (``rules.tracker.box_normalized_by``),
+    predicted in the search crop cut around ``prev_xywh`` -> (x, y, w, h) in the frame."""
+    search_size = rules.search.size
     cx, cy, w, h = (float(v) * search_size / resize_factor for v in pred_cxcywh)
     half = 0.5 * search_size / resize_factor
     cx += float(prev_xywh[0]) + 0.5 * float(prev_xywh[2]) - half
@@ -323,11 +330,11 @@ def map_box_back(pred_cxcywh, prev_xywh, search_size: int, resize_factor: float)
     return [cx - 0.5 * w, cy - 0.5 * h, w, h]
 
 
-def clip_box(box_xywh, height: int, width: int, margin: float = 10) -> list[float]:
-    """Keep at least ``margin`` pixels of the box inside the frame (the official clip). In a
-    frame narrower or lower than ``margin`` the margin is the frame's side, so the box stays
-    inside it (the official clip would put it outside)."""
-    margin = min(float(margin), float(width), float(height))
+def clip_box(box_xywh, height: int, width: int, rules: StepRules) -> list[float]:
+    """Keep at least ``rules.clip_margin`` pixels of the box inside the frame (the official
+    clip, ``keep_margin_in_frame``). In a frame narrower or lower than the margin the margin is
+    the frame's side, so the box stays inside it (the official clip would put it outside)."""
+    margin = min(float(rules.clip_margin), float(width), float(height))
     x, y, w, h = (float(v) for v in box_xywh)
     x1 = min(max(0.0, x), width - margin)
     x2 = min(max(margin, x + w), width)

@@ -3,7 +3,8 @@
 ``Tracker.init`` crops the template once and hands it to the backend's template branch (the
 expensive-once step); ``Tracker.update`` crops the search region around the current state,
 runs the search branch and maps the box back into the frame with the official arithmetic
-(``crop.py``). Per frame the only work outside the graph is one crop-and-resize and a channel
+(``crop.py``), by the bundle's rules. ``TrackerStep`` is that per-frame step, once, for every
+loop in the package (trackers, serving's stream table, evaluation, benchmarks). Per frame the only work outside the graph is one crop-and-resize and a channel
 swap of the small crop; the frame is never converted to float, and copied only in the rows that
 the resize of a window reaching past the frame's edge reads (``crop.CropCanvas``).
 
@@ -18,9 +19,9 @@ import numpy as np
 from .boxes import check_box, check_box_in_frame
 from .crop import CropCanvas, clip_box, crop_rgb, map_box_back
 from .runtimes.base import Backend
-from .tracker_spec import DEFAULT_SCORE_THRESHOLD
+from .tracker_spec import DEFAULT_SCORE_THRESHOLD, CropRule, StepRules
 
-__all__ = ["Tracker", "BatchTracker", "TrackResult", "OpenCVTrackerAdapter", "DEFAULT_SCORE_THRESHOLD"]
+__all__ = ["Tracker", "BatchTracker", "TrackerStep", "TrackResult", "OpenCVTrackerAdapter", "DEFAULT_SCORE_THRESHOLD"]
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,64 @@ def check_frame(frame: np.ndarray) -> None:
         )
 
 
-def _stack(crops: list[np.ndarray]) -> np.ndarray:
-    """The batch of crops a backend takes; one crop becomes a view with a batch axis."""
-    return crops[0][None] if len(crops) == 1 else np.stack(crops)
+def _batch_of(crops: list[np.ndarray], batch: int) -> np.ndarray:
+    """The batch of crops a backend takes: one crop becomes a view with a batch axis, and a
+    partial batch is filled with copies of its first crop (valid pixels; their outputs are
+    dropped)."""
+    if len(crops) == 1 == batch:
+        return crops[0][None]
+    return np.stack(crops + crops[:1] * (batch - len(crops)))
+
+
+class TrackerStep:
+    """The one per-frame step of every tracker loop (``BatchTracker``, ``Tracker``, serving's
+    ``StreamTable``, the evaluation and benchmark loops): crop by the rules -> the backend's
+    graph -> map the box back -> clip by the rules; the backend's ``search`` refuses non-finite
+    outputs (``NonFiniteOutputError``). ``rules``: the backend's (``info.rules``: the bundle's
+    manifest, or the torch backend's model config) unless given.
+
+    Stateless over targets: the caller keeps each target's box and the template state; frames
+    and boxes are lists of at most the backend's batch (a shorter list is padded).
+    """
+
+    def __init__(self, backend: Backend, color_order: str = "bgr", rules: StepRules | None = None):
+        if color_order not in ("bgr", "rgb"):
+            raise ValueError(f"color_order must be 'bgr' or 'rgb', got {color_order!r}")
+        self.backend = backend
+        self.color_order = color_order
+        self.rules = backend.info.rules if rules is None else rules
+
+    def template(self, frames: list[np.ndarray], boxes: list, canvases: list | None = None):
+        """The template state of each target (frame, box), from one template call."""
+        return self.backend.template(self.template_crops(frames, boxes, canvases))
+
+    def template_crops(self, frames: list[np.ndarray], boxes: list, canvases: list | None = None) -> np.ndarray:
+        """The template crops (batch-shaped) around each box."""
+        return self._crops(frames, boxes, self.rules.template, canvases)[0]
+
+    def template_crop(self, frame: np.ndarray, box, canvas: CropCanvas | None = None) -> np.ndarray:
+        """One target's template crop."""
+        return crop_rgb(frame, box, self.rules.template, self.color_order, canvas)[0]
+
+    def search_crops(self, frames: list[np.ndarray], boxes: list, canvases: list | None = None):
+        """The search crops (batch-shaped) around each box, and each crop's resize factor."""
+        return self._crops(frames, boxes, self.rules.search, canvases)
+
+    def track(self, frames: list[np.ndarray], boxes: list, state, canvases: list | None = None) -> list[TrackResult]:
+        """One step for each target: its box in its frame and the score."""
+        crops, factors = self.search_crops(frames, boxes, canvases)
+        found, scores = self.backend.search(crops, state)
+        return [TrackResult(self._frame_box(found[i], boxes[i], factors[i], frame), float(scores[i]))
+                for i, frame in enumerate(frames)]
+
+    def _frame_box(self, found, previous, resize_factor: float, frame: np.ndarray) -> tuple:
+        box = map_box_back(found, previous, self.rules, resize_factor)
+        return tuple(clip_box(box, *frame.shape[:2], self.rules))
+
+    def _crops(self, frames, boxes, rule: CropRule, canvases) -> tuple[np.ndarray, list[float]]:
+        canvases = canvases or [None] * len(frames)
+        pairs = [crop_rgb(f, b, rule, self.color_order, c) for f, b, c in zip(frames, boxes, canvases)]
+        return _batch_of([crop for crop, _ in pairs], self.backend.info.batch), [factor for _, factor in pairs]
 
 
 class BatchTracker:
@@ -53,8 +109,8 @@ class BatchTracker:
 
     Each target has its own template state row and its own frame (one camera each), or all
     share one frame. This is how one accelerator serves many streams; ``Tracker`` is the
-    BatchTracker of one target. ``clip_margin`` None: the bundle's (``backend.info.tracker``,
-    from the manifest).
+    BatchTracker of one target. ``clip_margin`` None: the bundle's (``backend.info.rules``,
+    from the manifest); a number replaces it.
 
     ``init`` starts every row; ``add(row, frame, box)`` starts or replaces one row and
     ``remove(row)`` empties one, while the other rows keep their template and their boxes: the
@@ -63,11 +119,8 @@ class BatchTracker:
     """
 
     def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float | None = None):
-        if color_order not in ("bgr", "rgb"):
-            raise ValueError(f"color_order must be 'bgr' or 'rgb', got {color_order!r}")
-        self.backend = backend
-        self.color_order = color_order
-        self.clip_margin = backend.info.tracker.clip_margin if clip_margin is None else clip_margin
+        rules = backend.info.rules if clip_margin is None else backend.info.rules.with_clip_margin(clip_margin)
+        self.step = TrackerStep(backend, color_order, rules)
         self.size = backend.info.batch
         self._canvases = [CropCanvas() for _ in range(self.size)]  # per target: crops past the frame edge
         self._template_state = None
@@ -75,6 +128,19 @@ class BatchTracker:
         self._template_crops = np.zeros((self.size, side, side, 3), np.uint8)  # row i: target i's template
         self._active = [False] * self.size
         self.states: list[tuple[float, float, float, float] | None] = []
+
+    @property
+    def backend(self) -> Backend:
+        return self.step.backend
+
+    @property
+    def color_order(self) -> str:
+        return self.step.color_order
+
+    @property
+    def clip_margin(self) -> float:
+        """Pixels of the box kept inside the frame (the manifest's ``tracker.clip.margin``)."""
+        return self.step.rules.clip_margin
 
     @property
     def initialized(self) -> bool:
@@ -101,12 +167,7 @@ class BatchTracker:
         return int(row)
 
     def _template_crop(self, frame, box, row: int) -> np.ndarray:
-        info = self.backend.info
-        return crop_rgb(frame, box, info.template_factor, info.template_size, self.color_order, self._canvases[row])[0]
-
-    def _crops(self, frames, boxes, factor: float, size: int) -> tuple[np.ndarray, list[float]]:
-        pairs = [crop_rgb(f, b, factor, size, self.color_order, c) for f, b, c in zip(frames, boxes, self._canvases)]
-        return _stack([crop for crop, _ in pairs]), [factor for _, factor in pairs]
+        return self.step.template_crop(frame, box, self._canvases[row])
 
     def init(self, frames, boxes) -> None:
         """Crop each target's template and run the template branch once for all of them."""
@@ -115,7 +176,7 @@ class BatchTracker:
         if len(boxes) != self.size:
             raise ValueError(f"expected {self.size} boxes (the backend's batch), got {len(boxes)}")
         boxes = [check_box_in_frame(b, f.shape[1], f.shape[0]) for b, f in zip(boxes, frames)]
-        crops = _stack([self._template_crop(f, b, i) for i, (f, b) in enumerate(zip(frames, boxes))])
+        crops = _batch_of([self._template_crop(f, b, i) for i, (f, b) in enumerate(zip(frames, boxes))], self.size)
         self._template_state = self.backend.template(crops)
         self._template_crops[...] = crops
         self._active = [True] * self.size
@@ -149,21 +210,13 @@ class BatchTracker:
         if not self.initialized:
             raise RuntimeError("update() called before init(): call init(frames, boxes) or add(row, frame, box) first")
         frames = self._frames(frames)
-        info = self.backend.info
         placeholder = next(f for f, on in zip(frames, self._active) if on)
         # an empty row still fills its slot of the batch: any active row's frame and box, result dropped
         stand_in = self.states[self.active_rows[0]]
         filled = [f if on else placeholder for f, on in zip(frames, self._active)]
         boxes = [s if on else stand_in for s, on in zip(self.states, self._active)]
-        crops, factors = self._crops(filled, boxes, info.search_factor, info.search_size)
-        found, scores = self.backend.search(crops, self._template_state)
-        results: list[TrackResult | None] = []
-        for i, frame in enumerate(filled):
-            if not self._active[i]:
-                results.append(None)
-                continue
-            box = map_box_back(found[i], boxes[i], info.search_size, factors[i])
-            results.append(TrackResult(tuple(clip_box(box, *frame.shape[:2], self.clip_margin)), float(scores[i])))
+        found = self.step.track(filled, boxes, self._template_state, self._canvases)
+        results = [r if on else None for r, on in zip(found, self._active)]
         self.states = [r.box if r is not None else None for r in results]
         return results
 
@@ -220,7 +273,7 @@ class OpenCVTrackerAdapter:
 
     def __init__(self, tracker: Tracker, score_threshold: float | None = None):
         self.tracker = tracker
-        default = tracker.backend.info.tracker.score_threshold
+        default = tracker.backend.info.rules.tracker.score_threshold
         self.score_threshold = default if score_threshold is None else score_threshold
         self._score = 0.0
 

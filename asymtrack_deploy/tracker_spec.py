@@ -7,15 +7,20 @@ does not know instead of guessing; each identifier names one precisely documente
 The defaults here are the one place the values live: exporters write them into manifests and
 backends without a manifest (torch) hand them to the tracker through ``BackendInfo``.
 
+``StepRules`` is the record the per-frame step (``tracker.TrackerStep``) and the crop, map-back
+and clip functions (``crop.py``) take: each branch's crop (size and context factor, the
+manifest's ``model`` section) and the ``TrackerRules``; a bundle's come from its manifest, the
+torch backend's from the model config, the same record either way.
+
 Standard library only (the runtime side reads bundles with it).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["TrackerRules", "InferenceSpec", "DEFAULT_SCORE_THRESHOLD", "DEFAULT_CLIP_MARGIN"]
+__all__ = ["TrackerRules", "CropRule", "StepRules", "InferenceSpec", "DEFAULT_SCORE_THRESHOLD", "DEFAULT_CLIP_MARGIN"]
 
 # The score is the geometric mean, over both corner heatmaps, of the probability mass in the best
 # 3x3 window (1.0: both corners sharply located; 1/9 of that or less: mass spread over the map).
@@ -104,6 +109,45 @@ class TrackerRules:
             return cls(**values)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"manifest: tracker: {exc}") from None
+
+
+@dataclass(frozen=True)
+class CropRule:
+    """One branch's crop: a square of side ceil(sqrt(w * h) * ``factor``) around the box,
+    resized to ``size`` x ``size`` (the rules of ``TrackerRules.side_rule`` and the rest)."""
+
+    size: int
+    factor: float
+
+
+@dataclass(frozen=True)
+class StepRules:
+    """Everything the per-frame tracker step does outside the graphs: the template and search
+    crops and the manifest's ``tracker`` rules (map back, clip, outputs)."""
+
+    template: CropRule
+    search: CropRule
+    tracker: TrackerRules = field(default_factory=TrackerRules)
+
+    @classmethod
+    def from_model(cls, model: Any, tracker: TrackerRules | None = None) -> "StepRules":
+        """From anything with ``template_size``, ``search_size``, ``template_factor`` and
+        ``search_factor``: a manifest's ``model`` section or a model config (torch: the default
+        ``TrackerRules``, which exporters write into the manifests)."""
+        return cls(CropRule(int(model.template_size), float(model.template_factor)),
+                   CropRule(int(model.search_size), float(model.search_factor)), tracker or TrackerRules())
+
+    @classmethod
+    def from_manifest(cls, manifest: Any) -> "StepRules":
+        return cls.from_model(manifest.model, manifest.tracker)
+
+    @property
+    def clip_margin(self) -> float:
+        return self.tracker.clip_margin
+
+    def with_clip_margin(self, margin: float) -> "StepRules":
+        """The same rules with another ``tracker.clip.margin`` (checked as the manifest's is)."""
+        return replace(self, tracker=replace(self.tracker, clip_margin=float(margin)))
 
 
 @dataclass(frozen=True)

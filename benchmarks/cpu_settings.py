@@ -18,10 +18,10 @@ import json
 from functools import partial
 from pathlib import Path
 
-from asymtrack_deploy.benchmarks.host import cpu_times, steal_pct
-from asymtrack_deploy.benchmarks.rows import RowSpec, add_speedups, run_rows
-from asymtrack_deploy.benchmarks.display import machine_line
-from asymtrack_deploy.benchmarks.timing import machine_info
+from asymtrack_deploy.bench.host import cpu_times, steal_pct
+from asymtrack_deploy.bench.rows import RowSpec, add_speedups, run_rows
+from asymtrack_deploy.bench.display import machine_line
+from asymtrack_deploy.bench.timing import machine_info
 
 _NO_SPIN = {"session.intra_op.allow_spinning": "0"}
 

@@ -33,8 +33,8 @@ def _median_ms(fn, count: int, warmup: int) -> float:
 def _crops(frames, box, info, batch: int):
     from asymtrack_deploy.crop import crop_square, to_rgb
 
-    z = to_rgb(crop_square(frames[0], box, info.template_factor, info.template_size)[0], "bgr")
-    x = to_rgb(crop_square(frames[1], box, info.search_factor, info.search_size)[0], "bgr")
+    z = to_rgb(crop_square(frames[0], box, info.rules.template.factor, info.rules.template.size)[0], "bgr")
+    x = to_rgb(crop_square(frames[1], box, info.rules.search.factor, info.rules.search.size)[0], "bgr")
     return np.repeat(z[None], batch, axis=0), np.repeat(x[None], batch, axis=0)
 
 
@@ -76,7 +76,7 @@ def crop_ms(frames, box, info, count: int) -> float:
 
     picks = [frames[1 + i % (len(frames) - 1)] for i in range(count)]
     it = iter(picks)
-    return _median_ms(lambda: to_rgb(crop_square(next(it), box, info.search_factor, info.search_size)[0], "bgr"), count - 5, 5)
+    return _median_ms(lambda: to_rgb(crop_square(next(it), box, info.rules.search.factor, info.rules.search.size)[0], "bgr"), count - 5, 5)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from asymtrack_deploy.benchmarks.display import gpu_line, markdown, plot_fps
+from asymtrack_deploy.bench.display import gpu_line, markdown, plot_fps
 
 RUN_KIND = "asymtrack-deploy gpu run"
 # issue 16's targets (tiny, one bench run on the GPU, ratios to that run's eager baseline)

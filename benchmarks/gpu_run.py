@@ -131,7 +131,7 @@ def _package_versions() -> dict:
 
 def versions(json_path: Path) -> None:
     import asymtrack_deploy
-    from asymtrack_deploy.benchmarks.timing import machine_info
+    from asymtrack_deploy.bench.timing import machine_info
 
     smi = shutil.which("nvidia-smi")
     if smi:

@@ -23,7 +23,7 @@ import json
 import re
 from pathlib import Path
 
-from asymtrack_deploy.benchmarks.display import markdown, plot_fps
+from asymtrack_deploy.bench.display import markdown, plot_fps
 from gpu_report import gpu_section, is_gpu_run
 
 HERE = Path(__file__).resolve().parent

@@ -40,12 +40,12 @@ def search_inputs(bundle_dir: str, steps: int) -> tuple[list[np.ndarray], dict[s
     frames = list(open_source(sequence.folder))
     backend = load_bundle_backend(bundle_dir)
     info = backend.info
-    template = crop_rgb(frames[0], sequence.init_box, info.template_factor, info.template_size)[0]
+    template = crop_rgb(frames[0], sequence.init_box, info.rules.template)[0]
     state = backend.template(np.repeat(template[None], info.batch, axis=0)).numpy()
     backend.close()
     crops = []
     for i in range(min(steps, len(frames) - 1)):
-        crop = crop_rgb(frames[1 + i], sequence.init_box, info.search_factor, info.search_size)[0]
+        crop = crop_rgb(frames[1 + i], sequence.init_box, info.rules.search)[0]
         crops.append(np.repeat(crop[None], info.batch, axis=0))
     return crops, state
 

@@ -97,8 +97,8 @@ class CTrackerAdapter:
 
 
 def record(work: Path, frame_count: int, c_library: Path | None, bundles) -> None:
-    from asymtrack_deploy.demo import DEMO_CHECKPOINT
-    from asymtrack_deploy.export.cache import cached_bundle
+    from asymtrack_deploy.demo_weights import DEMO_CHECKPOINT
+    from asymtrack_deploy.export.bench_bundles import cached_bundle
     from asymtrack_deploy.sources import builtin_sequence
     from asymtrack_deploy.tracker import Tracker
 

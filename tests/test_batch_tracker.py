@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asymtrack_deploy.demo import DEMO_CHECKPOINT
+from asymtrack_deploy.demo_weights import DEMO_CHECKPOINT
 from asymtrack_deploy.runtimes import load_backend
 from asymtrack_deploy.sources import builtin_sequence
 from asymtrack_deploy.tracker import BatchTracker

@@ -5,6 +5,9 @@ import numpy as np
 import pytest
 
 from asymtrack_deploy.crop import clip_box, crop_rgb, crop_square, crop_window, map_box_back
+from asymtrack_deploy.tracker_spec import CropRule, StepRules
+
+RULES = StepRules(CropRule(128, 2.0), CropRule(256, 4.0))  # the defaults: clip margin 10
 
 
 def test_window_uses_ceil_and_bankers_rounding():
@@ -34,28 +37,34 @@ def test_wholly_outside_gives_zeros():
 
 
 def test_map_back_and_clip():
-    box = map_box_back((0.5, 0.5, 0.25, 0.25), (100, 100, 20, 20), 256, 256 / 80)
+    box = map_box_back((0.5, 0.5, 0.25, 0.25), (100, 100, 20, 20), RULES, 256 / 80)
     np.testing.assert_allclose(box, [100, 100, 20, 20])
-    assert clip_box((-50, -50, 20, 20), 100, 100) == [0.0, 0.0, 10.0, 10.0]
-    assert clip_box((95, 95, 20, 20), 100, 100) == [90.0, 90.0, 10.0, 10.0]
+    assert clip_box((-50, -50, 20, 20), 100, 100, RULES) == [0.0, 0.0, 10.0, 10.0]
+    assert clip_box((95, 95, 20, 20), 100, 100, RULES) == [90.0, 90.0, 10.0, 10.0]
+
+
+def test_clip_takes_the_margin_from_the_rules():
+    """The rules record's clip margin, not a constant: 0 and 25 clip the same box differently."""
+    assert clip_box((95, 95, 20, 20), 100, 100, RULES.with_clip_margin(0)) == [95.0, 95.0, 5.0, 5.0]
+    assert clip_box((95, 95, 20, 20), 100, 100, RULES.with_clip_margin(25)) == [75.0, 75.0, 25.0, 25.0]
 
 
 @pytest.mark.parametrize("size", [1, 2, 7])
 def test_clip_keeps_the_box_inside_frames_smaller_than_the_margin(size):
     for box in [(-50, -50, 20, 20), (0, 0, 1, 1), (5, 5, 3000, 3000), (-1e6, 3, 2e6, 1)]:
-        x, y, w, h = clip_box(box, size, size, 10)
+        x, y, w, h = clip_box(box, size, size, RULES)
         assert 0 <= x and 0 <= y and x + w <= size and y + h <= size and w > 0 and h > 0, (box, size)
 
 
 def test_crop_rgb_converts_the_crop_from_the_frames_colour_order():
     frame = np.zeros((20, 20, 3), np.uint8)
     frame[..., 0] = 200  # blue in BGR, red in RGB
-    bgr, factor = crop_rgb(frame, (6, 6, 4, 4), 2.0, 8, "bgr")
-    rgb, _ = crop_rgb(frame, (6, 6, 4, 4), 2.0, 8, "rgb")
+    bgr, factor = crop_rgb(frame, (6, 6, 4, 4), CropRule(8, 2.0), "bgr")
+    rgb, _ = crop_rgb(frame, (6, 6, 4, 4), CropRule(8, 2.0), "rgb")
     assert factor == 1.0 and bgr.shape == rgb.shape == (8, 8, 3) and bgr.flags["C_CONTIGUOUS"]
     assert (bgr[..., 2] == 200).all() and (bgr[..., 0] == 0).all()
     assert (rgb[..., 0] == 200).all() and (rgb[..., 2] == 0).all()
-    gray, _ = crop_rgb(frame[..., 0], (6, 6, 4, 4), 2.0, 8, "bgr")
+    gray, _ = crop_rgb(frame[..., 0], (6, 6, 4, 4), CropRule(8, 2.0), "bgr")
     assert gray.shape == (8, 8, 3) and (gray == 200).all()
 
 

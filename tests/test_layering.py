@@ -3,6 +3,7 @@ on the source with ``ast`` so it cannot erode silently."""
 from __future__ import annotations
 
 import ast
+import functools
 from collections import Counter
 from pathlib import Path
 
@@ -10,30 +11,26 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "asymtrack_deploy"
 
-# numpy/OpenCV/stdlib modules at the bottom that every layer may use
-FOUNDATION = {"bundle", "catalogue", "boxes", "crop", "sources", "demo", "datasets", "tracker_spec", "limits", "folders", "outputs"}
-# component -> the components it may import (besides itself and FOUNDATION)
-ALLOWED: dict[str, set[str]] = {
-    "foundation": set(),
-    "runtimes": set(),
-    "tracker": {"runtimes"},
-    "parity": {"runtimes", "tracker"},
-    "c_tracker": {"runtimes", "tracker"},
-    "serving": {"runtimes", "tracker"},
-    "models": set(),
-    "export": {"models", "runtimes", "parity", "serving"},
-    "eval": {"runtimes", "tracker"},
-    "train": {"models"},
-    "benchmarks": {"runtimes", "tracker", "parity", "c_tracker"},
-    "cli": {"runtimes", "tracker", "parity", "c_tracker", "serving", "models", "export", "eval", "train", "benchmarks"},
-}
-# modules allowed one more import than their component: only the torch backend runs the model
-EXCEPTIONS = {"runtimes.torch_backend": {"models"}, "runtimes.official_backend": {"models"},
-              # Triton repositories are written through the exporter's one atomic-folder implementation
-              "serving.repository": {"export"}}
+# The layers, bottom first: a module may import its own component and any component of a lower
+# layer, nothing else (no upward and no sideways import, no exception). Derived from nothing but
+# this order and the source; every name here must be a module or package of the source.
+LAYERS: list[set[str]] = [
+    {"bundle", "catalogue", "boxes", "crop", "sources", "demo_weights", "datasets", "tracker_spec", "staged_folder",
+     "limits", "interrupted_writes", "outputs"},
+    {"models"},  # the PyTorch reference (torch only); of the runtime side only runtimes.torch_backend uses it
+    {"runtimes"},
+    {"tracker"},
+    {"parity", "c_tracker"},
+    {"serving", "eval", "train"},
+    {"export", "bench"},
+    {"cli"},
+]
+FOUNDATION = LAYERS[0]
 # components whose modules must not import torch at module level (the runtime side)
-TORCH_FREE = {"foundation", "runtimes", "tracker", "parity", "c_tracker", "serving", "eval", "benchmarks"}
-TORCH_MODULES = {"runtimes.torch_backend", "runtimes.official_backend"}
+TORCH_FREE = {"foundation", "runtimes", "tracker", "parity", "c_tracker", "serving", "eval", "bench"}
+TORCH_MODULES = {"runtimes.torch_backend"}
+# the only modules of the runtime side that may import models (lazily): the torch backend
+MODEL_USERS = {"runtimes.torch_backend"}
 
 
 def _modules() -> dict[str, Path]:
@@ -47,6 +44,12 @@ def _modules() -> dict[str, Path]:
 def _component(module: str) -> str:
     head = module.split(".")[0]
     return "foundation" if head in FOUNDATION else head
+
+
+def _rank(component: str) -> int:
+    if component == "foundation":
+        return 0
+    return next(i for i, layer in enumerate(LAYERS) if component in layer)
 
 
 def _absolute(module: str, path: Path, node: ast.ImportFrom) -> list[str]:
@@ -94,16 +97,89 @@ def _torch_at_module_level(path: Path) -> bool:
 MODULES = _modules()
 
 
-@pytest.mark.parametrize("module", sorted(MODULES))
-def test_imports_follow_the_layering(module):
+@functools.lru_cache(maxsize=1)
+def _graph() -> dict[str, set[str]]:
+    """module -> the package modules it imports (anywhere in it), resolved to modules that exist
+    (``from .x import name`` names module x, or x.name when that is a module)."""
+    graph = {}
+    for module, path in MODULES.items():
+        targets = set()
+        for imported, _ in _imports(module, path):
+            targets.add(imported if imported in MODULES else imported.rsplit(".", 1)[0])
+        graph[module] = {t for t in targets if t in MODULES and t != module}
+    return graph
+
+
+def test_every_name_in_the_tables_exists():
+    components = {_component(m) for m in MODULES if m != "__init__"}
+    named = set().union(*LAYERS) - FOUNDATION
+    assert named - components == set(), "layer table names components that do not exist"
+    assert {m for m in FOUNDATION if m not in MODULES and m not in components} == set()
+    assert (TORCH_MODULES | MODEL_USERS) - set(MODULES) == set()
+    assert components - named - {"foundation"} == set(), "a component missing from the layer table"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m != "__init__"))
+def test_imports_go_down_the_layers_only(module):
     component = _component(module)
-    assert component in ALLOWED or module == "__init__", f"{module}: component {component!r} is not in the layering table"
-    if module == "__init__":
-        return
-    allowed = ALLOWED[component] | {component, "foundation"} | EXCEPTIONS.get(module, set())
-    for imported, _ in _imports(module, MODULES[module]):
+    for imported in _graph()[module]:
         target = _component(imported)
-        assert target in allowed, f"{module} imports {imported} ({target}), which layer {component!r} may not import"
+        if imported == "__init__" or target == component:
+            continue
+        assert _rank(target) < _rank(component), (
+            f"{module} imports {imported}: {target!r} is not below {component!r} (docs/design.md, layers)")
+        if target == "models" and component in TORCH_FREE:
+            assert module in MODEL_USERS, f"{module} imports {imported}: of the runtime side only the torch backend may"
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of ``graph`` (a list of nodes, first == last), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def _package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The graph between packages (a package's modules and its __init__ as one node)."""
+    top = lambda m: m.split(".")[0]
+    packages: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        packages.setdefault(top(module), set()).update(top(t) for t in targets if top(t) != top(module))
+    return packages
+
+
+def test_no_import_cycles_between_modules():
+    graph = {m: {t for t in ts if t != "__init__"} for m, ts in _graph().items()}
+    # a package's __init__ re-exporting its modules is not a cycle with them
+    graph = {m: {t for t in ts if not (m.startswith(t + ".") and t in MODULES)} for m, ts in graph.items()}
+    assert _cycle(graph) is None
+
+
+def test_no_import_cycles_between_packages():
+    assert _cycle(_package_graph(_graph())) is None
+
+
+def test_the_checker_finds_cycles_and_upward_imports():
+    """A guard on the checker itself."""
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+    assert _rank("cli") > _rank("export") > _rank("serving") > _rank("tracker") > _rank("runtimes") > 0
 
 
 def test_nothing_imports_the_command_line():

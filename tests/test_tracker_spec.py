@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
 from asymtrack_deploy.bundle import MANIFEST_NAME, Manifest, load_bundle
 from asymtrack_deploy.runtimes.base import BackendInfo
-from asymtrack_deploy.tracker_spec import DEFAULT_SCORE_THRESHOLD, InferenceSpec, TrackerRules
+from asymtrack_deploy.tracker_spec import DEFAULT_SCORE_THRESHOLD, CropRule, InferenceSpec, StepRules, TrackerRules
 from tests.test_bundle import _edit, _manifest, bundle_dir  # noqa: F401 - the fixture
 
 EXPECTED_TRACKER = {
@@ -97,6 +98,8 @@ def test_bad_tracker_and_inference_sections(bundle_dir, path, value, message):  
 def test_backend_info_carries_the_manifest_rules(bundle_dir):  # noqa: F811
     _edit(bundle_dir, _set("tracker.clip.margin", 3.5))
     info = BackendInfo.from_manifest(load_bundle(bundle_dir).manifest)
-    assert info.tracker.clip_margin == 3.5
-    assert BackendInfo("tiny", 128, 256).tracker == TrackerRules()  # what the torch backend hands over
+    assert info.rules.clip_margin == 3.5 and info.rules.tracker.clip_margin == 3.5
+    assert info.rules.search == CropRule(256, 4.0) and info.rules.template == CropRule(128, 2.0)
+    cfg = SimpleNamespace(template_size=128, search_size=256, template_factor=2.0, search_factor=4.0)
+    assert StepRules.from_model(cfg).tracker == TrackerRules()  # what the torch backend hands over
     assert TrackerRules().score_threshold == DEFAULT_SCORE_THRESHOLD and TrackerRules().clip_margin == 10.0

@@ -34,9 +34,9 @@ def command(
     _check_outputs(json_path, plot)  # first: the run takes minutes, these are written at its end
     from functools import partial
 
-    from ..benchmarks import machine_info, run_rows
-    from ..benchmarks.host import LoadWatch, cpu_times, steal_pct
-    from ..benchmarks.plan import plan_rows
+    from ..bench import machine_info, run_rows
+    from ..bench.host import LoadWatch, cpu_times, steal_pct
+    from ..bench.plan import plan_rows
     from ..export import cached_bundle
     from ..runtimes import available_backends
     from ..runtimes.torch_backend import default_checkpoint
@@ -48,10 +48,8 @@ def command(
     preset = QUICK if quick else FULL
     precisions, frames, warmup, rounds = (given if given is not None else preset[name] for name, given in
                                           (("precisions", precisions), ("frames", frames), ("warmup", warmup), ("rounds", rounds)))
-    chosen = _backends(backends, available_backends())
-    wanted = _precisions(precisions)
-    if device not in ("cpu", "cuda"):
-        raise typer.BadParameter(f"--device must be cpu or cuda, got {device!r}")
+    chosen, wanted = _backends(backends, available_backends()), _precisions(precisions)
+    _check_device(device)
     checkpoint = checkpoint or default_checkpoint()
     if checkpoint is not None and not checkpoint.is_file():
         fail(f"{checkpoint}: no such checkpoint")
@@ -82,6 +80,11 @@ def command(
     }
     _render(run, wide)
     _write_outputs(run, json_path, plot)
+
+
+def _check_device(device: str) -> None:
+    if device not in ("cpu", "cuda"):
+        raise typer.BadParameter(f"--device must be cpu or cuda, got {device!r}")
 
 
 def _check_outputs(json_path: Path | None, plot: Path | None) -> None:
@@ -132,7 +135,7 @@ class _RowProgress:
 
 def _warn_early(watch, stages) -> None:
     """A host already busy when bench starts is said at once, not only under the table."""
-    from ..benchmarks.host import busy_reasons
+    from ..bench.host import busy_reasons
 
     for reason in busy_reasons(watch.summary()):
         stages.note(f"[yellow]warning: {reason}: the speed-ups of this run may mean nothing[/]")
@@ -141,8 +144,8 @@ def _warn_early(watch, stages) -> None:
 def _host_record(watch, rows: list[dict]) -> dict:
     """The host's load before and during the rounds, whether it was too busy for the ratios
     (``reasons``), and the baseline's round-to-round spread as the evidence."""
-    from ..benchmarks.host import busy_reasons
-    from ..benchmarks.rows import round_spread
+    from ..bench.host import busy_reasons
+    from ..bench.rows import round_spread
 
     load = watch.summary()
     baseline = next((r for r in rows if r.get("baseline") and "error" not in r), None)
@@ -201,7 +204,7 @@ def _render(run: dict, wide: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from ..benchmarks.display import gpu_line, host_warning, machine_line, row_cells, run_notes, table_columns
+    from ..bench.display import gpu_line, host_warning, machine_line, row_cells, run_notes, table_columns
 
     m, s = run["machine"], run["settings"]
     busy = host_warning(run)
@@ -230,7 +233,7 @@ def _write_outputs(run: dict, json_path: Path | None, plot: Path | None) -> None
             json_path.write_text(json.dumps(run, indent=1))
             err.print(f"wrote {json_path}")
         if plot:
-            from ..benchmarks.display import plot_fps
+            from ..bench.display import plot_fps
 
             plot_fps(run, plot)
             err.print(f"wrote {plot}")

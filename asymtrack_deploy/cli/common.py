@@ -39,9 +39,19 @@ def open_backend(
             raise typer.BadParameter("give either --bundle or --checkpoint, not both")
         options = {"threads": threads} if threads else {}
         return load_bundle_backend(bundle, backend=backend, **options)
-    if backend not in (None, "torch"):
-        raise typer.BadParameter(f"--backend {backend} needs --bundle (only torch runs a checkpoint)")
-    return load_backend("torch", variant=variant, checkpoint=checkpoint, device=device, threads=threads)
+    reference = checkpoint_backend(backend)
+    return load_backend(reference, variant=variant, checkpoint=checkpoint, device=device, threads=threads)
+
+
+def checkpoint_backend(backend: str | None) -> str:
+    """The backend that runs a checkpoint: ``backend`` if its registry entry runs checkpoints,
+    the reference when None, else a BadParameter (a bundle backend needs --bundle)."""
+    from .. import catalogue
+
+    reference = catalogue.reference_backend()
+    if backend is not None and not catalogue.backend_entry(backend).checkpoint:
+        raise typer.BadParameter(f"--backend {backend} needs --bundle (only {reference} runs a checkpoint)")
+    return backend or reference
 
 
 def frame_source(source: str | None, frames: Path | None = None, video: Path | None = None, limit: int | None = None):

@@ -89,16 +89,16 @@ def _specs(bundles, checkpoint, backend, variant, device, random_weights):
     """The torch reference first when a checkpoint is given, then each bundle; with only
     bundles, the bundles; with nothing, the torch reference on the demo weights."""
     from ..eval import TrackerSpec
+    from .common import checkpoint_backend
 
     specs = []
     if checkpoint is not None or random_weights or not bundles:
-        if backend not in (None, "torch") and not bundles:
-            raise typer.BadParameter(f"--backend {backend} needs --bundle (only torch runs a checkpoint)")
+        reference = checkpoint_backend(None if bundles else backend)
         options = {"variant": variant, "checkpoint": str(checkpoint) if checkpoint else None, "device": device}
         if random_weights:
             options["random_weights"] = True
         tag = checkpoint.stem.split(".")[0] if checkpoint else ("random" if random_weights else "demo")
-        specs.append(TrackerSpec(f"torch-{variant}-{tag}", backend="torch", options=options))
+        specs.append(TrackerSpec(f"{reference}-{variant}-{tag}", backend=reference, options=options))
     labels = _unique([b.resolve().name for b in bundles])
     specs += [TrackerSpec(lbl, backend=backend, bundle=str(b)) for lbl, b in zip(labels, bundles)]
     return specs

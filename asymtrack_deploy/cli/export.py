@@ -75,7 +75,7 @@ def command(
 def _demo_weights(variant: str) -> Path:
     """The demo weights for an export without --checkpoint, as track, parity, bench and eval use
     them, said on stderr (they are weak by design: the README's "Weights" names the official ones)."""
-    from ..demo import default_checkpoint
+    from ..demo_weights import default_checkpoint
 
     demo = default_checkpoint()
     if demo is None or variant != "tiny":

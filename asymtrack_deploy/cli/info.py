@@ -105,7 +105,7 @@ def _describe_bundle(path: Path, as_json: bool) -> None:
 def _machine_here() -> dict:
     """The CPU by name and the ISA features that decide which precisions are fast on it (on ARM:
     NEON, its fp16 arithmetic, dot product, i8mm, SVE)."""
-    from ..benchmarks.host import cpu_model, isa_features
+    from ..bench.host import cpu_model, isa_features
 
     return {"cpu": cpu_model(), "isa": isa_features()}
 

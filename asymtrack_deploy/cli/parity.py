@@ -27,6 +27,7 @@ def command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     from ..parity import ParityThresholds, run_parity
+    from .. import catalogue
     from ..runtimes import load_backend, load_bundle_backend
     from .progress import Stages
 
@@ -39,7 +40,7 @@ def command(
         with Stages("parity") as stages:
             stages.stage("loading the bundle and the PyTorch reference")
             candidate = load_bundle_backend(bundle, backend=backend, **options)
-            reference = load_backend("torch", variant=candidate.info.variant, checkpoint=checkpoint, threads=threads)
+            reference = load_backend(catalogue.reference_backend(), variant=candidate.info.variant, checkpoint=checkpoint, threads=threads)
             thresholds = ParityThresholds(candidate.info.precision, min_iou, candidate.info.target)
             stages.stage("reading the frames")
             report = run_parity(reference, candidate, source, box, thresholds, limit=max_frames,

@@ -21,7 +21,7 @@ from .got10k import GOT10k
 from .lasot import LaSOT
 from .procedural import ProceduralDataset, generate_sequences, procedural_root, procedural_sequence, render_sequences
 from .sequence import Sequence, SequenceList
-from .tables import OTB100, UAV123
+from .frame_ranges import OTB100, UAV123
 from .trackingnet import TRACKINGNET_EXCLUDED, TrackingNet
 
 __all__ = [

@@ -7,7 +7,7 @@ from ``models/``.
 from __future__ import annotations
 
 from ..datasets import DatasetError, Sequence
-from .registry import Dataset, dataset_names, load_dataset
+from .named_datasets import Dataset, dataset_names, load_dataset
 from .report import compare, evaluate, headline, plot_success
 from .results import SequenceRecord, read_record, write_got10k_submission, write_lasot_results, write_trackingnet_submission
 from .runner import RunResult, TrackerSpec, run_dataset, track_sequence

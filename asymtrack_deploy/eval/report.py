@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence as Seq
 import numpy as np
 
 from . import metrics as M
-from .registry import Dataset
+from .named_datasets import Dataset
 from .results import SequenceRecord
 
 __all__ = ["evaluate", "headline", "compare", "plot_success", "HEADLINE"]

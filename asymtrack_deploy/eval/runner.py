@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import Sequence
-from .registry import Dataset
+from .named_datasets import Dataset
 from .report import compare, evaluate, plot_success
 from .results import (
     SequenceRecord,
@@ -61,13 +61,14 @@ class TrackerSpec:
     color_order: str = "bgr"
 
     def build(self):
+        from .. import catalogue
         from ..runtimes import load_backend, load_bundle_backend
         from ..tracker import Tracker
 
         if self.bundle is not None:
             backend = load_bundle_backend(self.bundle, backend=self.backend, **self.options)
         else:
-            backend = load_backend(self.backend or "torch", **self.options)
+            backend = load_backend(self.backend or catalogue.reference_backend(), **self.options)
         return Tracker(backend, color_order=self.color_order)
 
 

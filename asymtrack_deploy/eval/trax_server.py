@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import catalogue
 from ..datasets import read_frame
 from .runner import TrackerSpec
 
@@ -126,7 +127,8 @@ def spec_from_env(args: argparse.Namespace) -> TrackerSpec:
         raise ValueError("set ASYMTRACK_BUNDLE (an exported bundle) or ASYMTRACK_CHECKPOINT (a PyTorch checkpoint)")
     options = {"variant": args.variant, "checkpoint": args.checkpoint, "device": args.device,
                "random_weights": bool(args.random_weights and not args.checkpoint)}
-    return TrackerSpec(f"torch-{args.variant}", backend="torch", options=options)
+    reference = catalogue.reference_backend()
+    return TrackerSpec(f"{reference}-{args.variant}", backend=reference, options=options)
 
 
 def trackers_ini(name: str, env: dict[str, str], label: str | None = None, python: str | None = None,

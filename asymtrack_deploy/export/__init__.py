@@ -1,7 +1,7 @@
 """Export: PyTorch checkpoint -> deployment bundle (torch, onnx and the converters live here).
 
 ``export_bundle(target, ...)`` runs the one export pipeline (``pipeline``) with the target's
-converter from ``catalogue.TARGETS``; ``export_onnx`` is the ``onnx`` target with positional
+converter from the registry (``catalogue.targets()``); ``export_onnx`` is the ``onnx`` target with positional
 essentials. The graph wrappers (``wrappers``) are kept apart from the model; runtimes never import
 this package. Heavy modules load on first use: ``import asymtrack_deploy.export`` alone imports
 neither torch nor any converter.
@@ -17,7 +17,7 @@ __all__ = ["export_bundle", "export_onnx", "target_names", "ParityError", "cache
 _LAZY = {
     "export_bundle": "asymtrack_deploy.export.pipeline",
     "export_onnx": "asymtrack_deploy.export.pipeline",
-    "cached_bundle": "asymtrack_deploy.export.cache",
+    "cached_bundle": "asymtrack_deploy.export.bench_bundles",
     "ParityError": "asymtrack_deploy.parity",
 }
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..boxes import CENTER_JITTER, SCALE_JITTER, check_box, check_box_in_frame, jitter_box, valid_boxes
 from ..crop import crop_rgb
+from ..tracker_spec import StepRules
 from ..datasets import is_sequence_folder, read_boxes, sequence_files, try_read_frame
 from ..sources import builtin_sequence, sample_frames, spread
 
@@ -201,6 +202,7 @@ def _pair(frames: _Frames, cfg, rng: np.random.Generator) -> tuple[np.ndarray, n
     random_box = _random_box(frames.images[t], rng) if frames.boxes[t] is None else None
     box_t = frames.boxes[t] or random_box
     box_s = frames.boxes[s] or random_box
-    z, _ = crop_rgb(frames.images[t], box_t, cfg.template_factor, cfg.template_size, "bgr")
-    x, _ = crop_rgb(frames.images[s], jitter_box(box_s, rng), cfg.search_factor, cfg.search_size, "bgr")
+    rules = StepRules.from_model(cfg)
+    z, _ = crop_rgb(frames.images[t], box_t, rules.template, "bgr")
+    x, _ = crop_rgb(frames.images[s], jitter_box(box_s, rng), rules.search, "bgr")
     return z, x

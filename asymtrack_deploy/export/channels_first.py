@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import AsymTrack
+from ..models import EAGER, AsymTrack, GraphForm
 from ..models.asymtrack import ETM, OPE, AttentionBlock, ModulationBlock, PatchEmbed
 
 __all__ = ["ChannelsFirstSearch", "channel_layer_norm", "pointwise"]
@@ -68,24 +68,25 @@ def _ope(ope: OPE, x: torch.Tensor) -> torch.Tensor:
     return ope.ibe_scale[:, None, None] * y + x
 
 
-def _etm(etm: ETM, x: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
+def _etm(etm: ETM, x: torch.Tensor, depth: torch.Tensor, point: torch.Tensor, mix_scale: float) -> torch.Tensor:
     """The ETM with its (h, w) contractions as broadcast products and sums over (H, W): with
     n = 2 or 4 kernels these are a few element-wise passes, and no (B, C, HW) reshape (which
     would force a planar layout and a reorder in OpenVINO) is needed."""
     proj = pointwise(x, etm.pre_kernels_x)  # (B, n, H, W)
     n = proj.shape[1]
     kernels = torch.stack([(x * proj[:, k : k + 1]).sum((2, 3)) for k in range(n)], 1)  # (B, n, C)
-    modulated = etm.conv_att.apply(kernels, depth, point)  # (B, n, C)
+    modulated = etm.conv_att.apply(kernels, depth, point, mix_scale)  # (B, n, C)
     correlated = sum(modulated[:, k, :, None, None] * proj[:, k : k + 1] for k in range(n))  # (B, C, H, W)
     prototype = torch.matmul(etm.proj_Cto1(modulated).transpose(1, 2), modulated)  # (B, 1, C)
     correlated = correlated * torch.sigmoid(prototype).transpose(1, 2)[..., None]
     return x + etm.act(channel_layer_norm(correlated, etm.ln))
 
 
-def _attention(block: AttentionBlock, x: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+def _attention(block: AttentionBlock, x: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+               explicit: bool) -> torch.Tensor:
     b, c, h, w = x.shape
     tokens = x.flatten(2).transpose(1, 2)
-    tokens = tokens + block.attn(block.norm1(tokens), key, value)
+    tokens = tokens + block.attn(block.norm1(tokens), key, value, explicit)
     tokens = tokens + block.mlp(block.norm2(tokens))
     return tokens.transpose(1, 2).reshape(b, c, h, w)
 
@@ -94,9 +95,10 @@ class ChannelsFirstSearch(nn.Module):
     """``model.search`` computed on (B, C, H, W) throughout (see the module docstring): a
     normalised search crop (B, 3, Hs, Ws) + the template state -> (box, score)."""
 
-    def __init__(self, model: AsymTrack):
+    def __init__(self, model: AsymTrack, form: GraphForm = EAGER):
         super().__init__()
         self.model = model
+        self.form = form
 
     def features(self, x: torch.Tensor, state: dict[str, torch.Tensor]) -> torch.Tensor:
         backbone = self.model.backbone
@@ -105,10 +107,11 @@ class ChannelsFirstSearch(nn.Module):
             for block in stage.blocks[: stage.num_modulation]:
                 x = _modulation_block(block, x)
             if stage.has_etm:
-                x = _etm(stage.etm, x, state[f"stage{i}_etm_depth"], state[f"stage{i}_etm_point"])
+                x = _etm(stage.etm, x, state[f"stage{i}_etm_depth"], state[f"stage{i}_etm_point"], self.form.etm_mix_scale)
             x = _ope(stage.ope, x)
             if stage.has_attention:
-                x = _attention(stage.attention, x, state[f"stage{i}_attn_key"], state[f"stage{i}_attn_value"])
+                x = _attention(stage.attention, x, state[f"stage{i}_attn_key"], state[f"stage{i}_attn_value"],
+                               self.form.explicit_attention)
             x = _patch_embed(stage.downsample, x)
         return x
 

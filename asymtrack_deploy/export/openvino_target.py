@@ -91,6 +91,10 @@ class OpenVinoConverter(Converter):
         self.device = device
         self.search_layout = search_layout
 
+    def stock_server_graph(self, proto):
+        """Triton's stock openvino backend converts the ONNX itself: the same einsum fix."""
+        return isolate_einsum_operands(proto)[0]
+
     def prepare(self, precision: str) -> None:
         ov = require("openvino", "openvino")
         if precision == "int8":

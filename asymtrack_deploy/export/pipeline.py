@@ -1,12 +1,12 @@
 """One export pipeline for every target; each target is a small converter.
 
 ``export_bundle(target, ...)`` does, for any target, in a staging folder that becomes the
-bundle only if every step passes (``staging``):
+bundle only if every step passes (``staged_folder``):
 
 1. check the options against the target's catalogue entry, make the int8 calibration crops
    (a bad source fails here, before anything is written) and let the converter check that its
    libraries are installed;
-2. load the model once (``weights.prepare_model``);
+2. load the model once (``model_source.prepare_model``);
 3. write the fp32 ONNX graphs and their manifest (``onnx_graphs``), and check them in ONNX
    Runtime against the PyTorch model on real crops (``parity.crops``, fp32 tolerance);
 4. for a converting target: calibration feeds from the crops (int8), the converter's files, the
@@ -15,7 +15,7 @@ bundle only if every step passes (``staging``):
    registry), recorded in the manifest with the time the export took.
 
 A converter (``Converter``) only turns the staged ONNX graphs into its files and says what the
-manifest records; adding a target is one converter module and one ``catalogue.TARGETS`` entry.
+manifest records; adding a target is one converter module and one registry entry (``catalogue``).
 """
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ from .calibration import DEFAULT_COUNT, CalibrationSet, calibration_set
 from .calibration_feeds import CalibrationFeeds, calibration_feeds
 from .onnx_graphs import DEFAULT_OPSET, check_opset, onnx_manifest, write_graphs
 from .simplify import DEFAULT_SIMPLIFIER
-from .staging import staged_bundle
-from .weights import prepare_model
+from ..staged_folder import staged_bundle
+from .model_source import prepare_model
 
 __all__ = [
     "SOURCE_ROLE",
@@ -56,7 +56,6 @@ __all__ = [
 SOURCE_ROLE = "source_onnx"  # the fp32 ONNX graphs a converted bundle was made from
 SOURCE_PARITY_PAIRS = 4  # the fp32 check of the ONNX graphs
 CONVERTED_PARITY_PAIRS = 8  # reduced precisions: errors vary per crop, so a few more pairs
-_CPU_ONNXRUNTIME = {"providers": ["CPUExecutionProvider"]}
 
 
 # -- what a converter sees and returns ------------------------------------------------------------
@@ -120,6 +119,11 @@ class Converter(ABC):
     def bundle_path(self, out_dir: Path) -> Path:
         return out_dir
 
+    def stock_server_graph(self, proto):
+        """The ONNX graph (a proto) as the stock Triton backend of this target's runtime must
+        read it (the ``triton`` target's dynamic-batch search model); default: unchanged."""
+        return proto
+
 
 # -- options --------------------------------------------------------------------------------------
 
@@ -159,7 +163,7 @@ class ExportOptions:
 def _precision_message(entry: catalogue.TargetEntry, precision: str) -> str:
     if precision not in catalogue.PRECISIONS:
         return f"precision {precision!r} is not one of {', '.join(catalogue.PRECISIONS)} (target {entry.name})"
-    others = [t.name for t in catalogue.TARGETS.values() if precision in t.precisions]
+    others = [t.name for t in catalogue.targets().values() if precision in t.precisions]
     return f"--target {entry.name} is {', '.join(entry.precisions)} only; for {precision} use --target {' or '.join(others)}"
 
 
@@ -287,7 +291,7 @@ def _start(stage: Path, opts: ExportOptions, converter: Converter | None, say: C
     model, source = prepare_model(opts.variant, opts.checkpoint, opts.random_weights, opts.seed)
     minimum = SOURCE_PARITY_PAIRS if converter is None else CONVERTED_PARITY_PAIRS
     pairs = max(parity_pairs(opts.batch, opts.parity_pairs, minimum), parity_pairs(opts.batch, None, SOURCE_PARITY_PAIRS))
-    reference = load_backend("torch", model=model, batch=opts.batch)
+    reference = load_backend(catalogue.reference_backend(), model=model, batch=opts.batch)
     return _Run(stage, opts, model, source, reference, parity_crops(model.cfg, pairs=pairs), started, say=say)
 
 
@@ -302,7 +306,9 @@ def _source_graphs(run: _Run, is_bundle: bool) -> Manifest:
     pairs = parity_pairs(opts.batch, given, SOURCE_PARITY_PAIRS)
     tolerance = opts.box_tolerance if is_bundle and opts.box_tolerance is not None else tolerance_for("fp32").box
     run.say(f"parity of the ONNX graphs against PyTorch ({pairs} crop pairs)")
-    return replace(manifest, parity=run.parity("onnxruntime", _CPU_ONNXRUNTIME, pairs, tolerance))
+    source_backend = catalogue.backend_entry(catalogue.target_entry("onnx").backend)  # what runs the onnx target
+    on_cpu = {source_backend.device_option: "cpu"} if source_backend.device_option else {}
+    return replace(manifest, parity=run.parity(source_backend.name, on_cpu, pairs, tolerance))
 
 
 def _convert(run: _Run, source: Manifest, converter: Converter, entry, calib: CalibrationSet | None) -> Manifest:
@@ -337,7 +343,7 @@ def _check_roles(entry: catalogue.TargetEntry, conversion: Conversion) -> None:
     roles = {role for files in conversion.files.values() for role in files}
     if not roles <= set(entry.roles):
         raise RuntimeError(f"target {entry.name!r} wrote file roles {sorted(roles - set(entry.roles))} "
-                           f"that catalogue.TARGETS does not declare ({', '.join(entry.roles)})")
+                           f"that its registry entry does not declare ({', '.join(entry.roles)})")
 
 
 def derived_manifest(source: Manifest, target: str, precision: str, conversion: Conversion,

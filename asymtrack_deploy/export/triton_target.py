@@ -20,15 +20,12 @@ import onnx
 
 from .. import catalogue
 from ..parity import ParityError, parity_crops, tolerance_for
-from ..serving.repository import BUNDLE_FOLDER, RECORD_NAME, TRACKER_MODEL, write_repository
+from ..serving.repository import BUNDLE_FOLDER, RECORD_NAME, TRACKER_MODEL, serving_backends, write_repository
 from .onnx_graphs import trace
 from .pipeline import Conversion, ConversionJob, Converter
 from .wrappers import SearchGraph, TemplateGraph
 
-__all__ = ["TritonConverter", "INNER_TARGETS", "dynamic_search_graph"]
-
-# serving backend -> the target that exports its bundle
-INNER_TARGETS = {"openvino": "openvino", "onnxruntime": "onnxruntime"}
+__all__ = ["TritonConverter", "dynamic_search_graph"]
 
 
 class TritonConverter(Converter):
@@ -41,9 +38,10 @@ class TritonConverter(Converter):
 
     def __init__(self, backend: str = "openvino", instances: int = 1, max_batch: int = 8,
                  threads: int | None = None, idle_seconds: float = 60.0, device: str | None = None):
-        if backend not in INNER_TARGETS:
-            raise ValueError(f"--backend for --target triton must be {' or '.join(INNER_TARGETS)}, got {backend!r}")
-        entry = catalogue.target_entry(INNER_TARGETS[backend])
+        served = serving_backends()  # backend -> its serving facts, the target of its bundle among them
+        if backend not in served:
+            raise ValueError(f"--backend for --target triton must be {' or '.join(served)}, got {backend!r}")
+        entry = catalogue.target_entry(served[backend].export_target)
         self.inner = catalogue.load_object(entry.converter)()
         self.bundle_target, self.parity_backend, self.backend = entry.name, entry.backend, backend
         self.serving = {"instances": instances, "max_batch": max_batch, "threads": threads,
@@ -62,7 +60,7 @@ class TritonConverter(Converter):
         """Move the verified bundle aside, write the repository around it into ``stage``."""
         bundle, scratch = stage / ".bundle", stage / ".scratch"
         _move_entries(stage, bundle, scratch)
-        search_onnx = dynamic_search_graph(job.model, scratch, job.source.opset, self.backend)
+        search_onnx = dynamic_search_graph(job.model, scratch, job.source.opset, self.inner.stock_server_graph)
         repository = stage / ".repository"
         write_repository(bundle, repository, backend=self.backend, search_onnx=search_onnx, **self.serving)
         shutil.rmtree(bundle)
@@ -85,15 +83,13 @@ def _move_entries(source: Path, target: Path, *also: Path) -> None:
             os.replace(entry, target / entry.name)
 
 
-def dynamic_search_graph(model, folder: Path, opset: int, backend: str) -> Path:
-    """The search graph with a dynamic batch axis, checked, saved as ``folder/search_dynamic.onnx``."""
+def dynamic_search_graph(model, folder: Path, opset: int, for_server=lambda proto: proto) -> Path:
+    """The search graph with a dynamic batch axis, as the served runtime's stock Triton backend
+    reads it (``for_server``: the inner converter's ``stock_server_graph``), checked, saved as
+    ``folder/search_dynamic.onnx``."""
     wrapper = SearchGraph(model)
     names = [*wrapper.input_names, *wrapper.output_names]
-    proto = trace(wrapper, 2, opset, dynamic_axes={name: {0: "batch"} for name in names})
-    if backend == "openvino":  # the stock openvino backend reads this ONNX: same fix as the openvino target
-        from .openvino_target import isolate_einsum_operands
-
-        proto, _ = isolate_einsum_operands(proto)
+    proto = for_server(trace(wrapper, 2, opset, dynamic_axes={name: {0: "batch"} for name in names}))
     onnx.checker.check_model(proto, full_check=True)
     path = folder / "search_dynamic.onnx"
     onnx.save_model(proto, str(path))

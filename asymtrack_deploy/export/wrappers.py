@@ -7,26 +7,29 @@ deployed graph needs at its boundary:
   the graph, so a C++ caller feeds the RGB uint8 crop it already has;
 * the template state crosses the boundary as named tensors (template-graph outputs that are
   search-graph inputs), never as constants frozen in at trace time;
-* attention runs in its explicit MatMul/Softmax form (``explicit_attention``), which every
+* attention runs in its explicit MatMul/Softmax form (``GraphForm.explicit_attention``), which every
   converter parses, instead of the fused kernel eager PyTorch uses;
 * the search graph comes in two layouts of the same arithmetic (``SEARCH_LAYOUTS``): the model's
   own channels-last backbone, or the channels-first rewrite of ``channels_first`` that a
   converter picks where its runtime runs it faster (OpenVINO);
-* the ETM's point-wise mix runs on values scaled by ``ETM_MIX_SCALE`` (``scaled_etm_mix``),
+* the ETM's point-wise mix runs on values scaled by ``ETM_MIX_SCALE`` (``GraphForm.etm_mix_scale``),
   exact in fp32 (a power of two; the LayerNorm after it gets epsilon * scale**2), so that the
   same graph converted to fp16 (ONNX Runtime, OpenVINO, TensorRT) stays inside fp16's range.
   Both layouts reach the mix through ``DySepConvAtten.apply``, so both are scaled.
+
+Both switches are ``SEARCH_FORM``, passed to the model's search branch call by call; the model
+stores no export setting, so an eager model beside a trace keeps its fused attention.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from ..models import AsymTrack, explicit_attention, scaled_etm_mix
+from ..models import AsymTrack, GraphForm
 from .channels_first import ChannelsFirstSearch
 
 __all__ = ["TemplateGraph", "SearchGraph", "TEMPLATE_INPUT", "SEARCH_INPUT", "SEARCH_OUTPUTS", "SEARCH_LAYOUTS",
-           "ETM_MIX_SCALE"]
+           "ETM_MIX_SCALE", "SEARCH_FORM"]
 
 TEMPLATE_INPUT = "template"
 SEARCH_INPUT = "search"
@@ -43,6 +46,7 @@ SEARCH_LAYOUTS = ("channels_last", "channels_first")
 # checkpoint's stage-2 rows to fp16's subnormals). Runtimes that accumulate in fp32 keep
 # ~1800x of headroom above (65504 / 35).
 ETM_MIX_SCALE = 2.0**-14
+SEARCH_FORM = GraphForm(explicit_attention=True, etm_mix_scale=ETM_MIX_SCALE)  # how the search graph is written
 
 
 class TemplateGraph(nn.Module):
@@ -70,8 +74,7 @@ class TemplateGraph(nn.Module):
         return (torch.zeros(batch, size, size, 3, dtype=torch.uint8, device=self.model.device),)
 
     def forward(self, template: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        with explicit_attention(self.model):
-            state = self.model.template(self.model.normalize(template))
+        state = self.model.template(self.model.normalize(template))  # no attention product: one form
         return tuple(state[name] for name in self.state_names)
 
 
@@ -108,10 +111,9 @@ class SearchGraph(nn.Module):
 
     def forward(self, search: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         state_dict = dict(zip(self.state_names, state))
-        with explicit_attention(self.model), scaled_etm_mix(self.model, scale=ETM_MIX_SCALE):
-            if self.layout == "channels_first":
-                return ChannelsFirstSearch(self.model)(_normalize_then_transpose(self.model, search), state_dict)
-            return self.model.search(self.model.normalize(search), state_dict)
+        if self.layout == "channels_first":
+            return ChannelsFirstSearch(self.model, SEARCH_FORM)(_normalize_then_transpose(self.model, search), state_dict)
+        return self.model.search(self.model.normalize(search), state_dict, SEARCH_FORM)
 
 
 def _normalize_then_transpose(model: AsymTrack, crops: torch.Tensor) -> torch.Tensor:

@@ -1,14 +1,15 @@
 """The PyTorch reference AsymTrack (torch only; the runtime side never imports this)."""
 from .asymtrack import (
+    COUNTED,
+    EAGER,
     VARIANTS,
     AsymTrack,
+    GraphForm,
     TemplateState,
     VariantConfig,
     build_model,
     count_flops,
-    explicit_attention,
     parameter_count,
-    scaled_etm_mix,
 )
 from .checkpoint import (
     CheckpointError,
@@ -21,7 +22,10 @@ from .checkpoint import (
 )
 
 __all__ = [
+    "COUNTED",
+    "EAGER",
     "AsymTrack",
+    "GraphForm",
     "CheckpointError",
     "TemplateState",
     "VARIANTS",
@@ -29,12 +33,10 @@ __all__ = [
     "build_model",
     "checkpoint_filter_fn",
     "count_flops",
-    "explicit_attention",
     "is_deploy_form",
     "load_checkpoint",
     "load_model",
     "parameter_count",
     "read_state_dict",
     "save_checkpoint",
-    "scaled_etm_mix",
 ]

@@ -19,8 +19,7 @@ dynamic-weight convolutions, which is what TensorRT and OpenVINO want.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -29,12 +28,33 @@ from torch import nn
 
 from ..bundle import VARIANT_CROP_SIZES
 
-__all__ = ["AsymTrack", "VariantConfig", "VARIANTS", "TemplateState", "explicit_attention", "scaled_etm_mix"]
+__all__ = ["AsymTrack", "VariantConfig", "VARIANTS", "TemplateState", "GraphForm", "EAGER", "COUNTED"]
 
 TemplateState = dict[str, torch.Tensor]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class GraphForm:
+    """How the search branch writes its computation, passed call by call (nothing is stored on
+    the model): ``explicit_attention``, the plain MatMul/Softmax attention instead of the fused
+    kernel (the form an ONNX trace must record and FlopCounterMode can count);
+    ``etm_mix_scale``, a power of two the ETM's point-wise mix is computed on (exact in fp32,
+    ``DySepConvAtten._apply_scaled``), so that a graph converted to fp16 stays inside fp16's
+    range. Eager PyTorch uses ``EAGER``; the export wrappers pass their own."""
+
+    explicit_attention: bool = False
+    etm_mix_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (self.etm_mix_scale > 0 and math.frexp(self.etm_mix_scale)[0] == 0.5):
+            raise ValueError(f"the ETM mix scale must be a power of two, got {self.etm_mix_scale!r}")
+
+
+EAGER = GraphForm()
+COUNTED = GraphForm(explicit_attention=True)  # what count_flops runs
 
 
 @dataclass(frozen=True)
@@ -243,27 +263,27 @@ class DySepConvAtten(nn.Module):
         self.num_proposals = num_proposals
         self.weight_linear = nn.Linear(dim, num_proposals + self.kernel_size)
         self.norm = nn.LayerNorm(dim)
-        self.value_scale = 1.0  # a power of two set by ``scaled_etm_mix`` (export graphs), see ``apply``
 
     def weights(self, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """query (B, n, C) -> depth-wise taps (B, n, 3) and point-wise mixing (B, n, n)."""
         w = self.weight_linear(query)
         return w[..., : self.kernel_size], w[..., self.kernel_size :]
 
-    def apply(self, value: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
+    def apply(self, value: torch.Tensor, depth: torch.Tensor, point: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """``scale``: the mix runs on ``value * scale`` (``GraphForm.etm_mix_scale``, export graphs)."""
         if value.dtype == torch.float16:
             return self._apply_in_fp32(value, depth, point)
-        if self.value_scale != 1.0:
-            return self._apply_scaled(value, depth, point)
+        if scale != 1.0:
+            return self._apply_scaled(value, depth, point, scale)
         return self.norm(self._mix(value, depth, point))
 
-    def _apply_scaled(self, value: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
-        """The same result with the mix computed on ``value * value_scale``: the mix is linear
+    def _apply_scaled(self, value: torch.Tensor, depth: torch.Tensor, point: torch.Tensor, scale: float) -> torch.Tensor:
+        """The same result with the mix computed on ``value * scale``: the mix is linear
         in ``value`` up to the ReLU (which commutes with a positive scale), and LayerNorm of
         ``s * y`` with epsilon ``eps * s**2`` is LayerNorm of ``y`` with ``eps``. With ``s`` a
         power of two every step is exact in fp32, so the graph computes the same bits, while a
-        graph run in fp16 keeps the mix inside fp16's range (``scaled_etm_mix``)."""
-        norm, scale = self.norm, self.value_scale
+        graph run in fp16 keeps the mix inside fp16's range (``GraphForm``)."""
+        norm = self.norm
         out = self._mix(value * scale, depth, point)
         return F.layer_norm(out, norm.normalized_shape, norm.weight, norm.bias, norm.eps * scale * scale)
 
@@ -328,23 +348,22 @@ class ETM(nn.Module):
         correlated = correlated * torch.sigmoid(prototype).unsqueeze(1)
         return x + self.act(self.ln(correlated))
 
-    def forward(self, x: torch.Tensor, depth: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, depth: torch.Tensor, point: torch.Tensor, mix_scale: float = 1.0) -> torch.Tensor:
         x_proj, kernels_x = self.search_kernels(x)
-        return self.modulate(x, x_proj, self.conv_att.apply(kernels_x, depth, point))
+        return self.modulate(x, x_proj, self.conv_att.apply(kernels_x, depth, point, mix_scale))
 
 
 class Attention(nn.Module):
     """Multi-head attention whose head width is at least 32 (EfficientMod's choice).
 
     Eager PyTorch uses the fused ``scaled_dot_product_attention`` (markedly faster on CPU).
-    ``explicit`` selects the plain MatMul/Softmax form instead, which every ONNX converter
-    parses and FlopCounterMode counts; the export wrappers and ``count_flops`` set it, per
-    model, for the duration of their call (``explicit_attention``).
+    ``explicit=True`` selects the plain MatMul/Softmax form instead, which every ONNX converter
+    parses and FlopCounterMode counts; the export wrappers and ``count_flops`` pass it
+    (``GraphForm.explicit_attention``), call by call: nothing is stored on the model.
     """
 
     def __init__(self, dim: int, num_heads: int):
         super().__init__()
-        self.explicit = False
         self.num_heads = num_heads
         self.head_dim = max(dim // num_heads, 32)
         self.scale = self.head_dim**-0.5
@@ -357,12 +376,12 @@ class Attention(nn.Module):
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim)
         return qkv.permute(2, 0, 3, 1, 4)
 
-    def forward(self, x: torch.Tensor, extra_k: torch.Tensor, extra_v: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, extra_k: torch.Tensor, extra_v: torch.Tensor, explicit: bool = False) -> torch.Tensor:
         """Queries from x; keys and values from x followed by the extra (template) tokens."""
         q, k, v = self.qkv_heads(x).unbind(0)
         k = torch.cat([k, extra_k], dim=2)
         v = torch.cat([v, extra_v], dim=2)
-        if self.explicit:
+        if explicit:
             attn = torch.softmax(torch.matmul(q * self.scale, k.transpose(-2, -1)), dim=-1)
             out = torch.matmul(attn, v).transpose(1, 2)
         else:
@@ -400,10 +419,10 @@ class AttentionBlock(nn.Module):
         _, k, v = self.attn.qkv_heads(self.norm1(z.flatten(1, 2))).unbind(0)
         return k, v
 
-    def forward(self, x: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, key: torch.Tensor, value: torch.Tensor, explicit: bool = False) -> torch.Tensor:
         b, h, w, c = x.shape
         t = x.reshape(b, h * w, c)
-        t = t + self.attn(self.norm1(t), key, value)
+        t = t + self.attn(self.norm1(t), key, value, explicit)
         t = t + self.mlp(self.norm2(t))
         return t.reshape(b, h, w, c)
 
@@ -575,14 +594,14 @@ class AsymTrack(nn.Module):
         return state
 
     # -- search branch -----------------------------------------------------------------------
-    def search_features(self, x: torch.Tensor, state: TemplateState) -> torch.Tensor:
+    def search_features(self, x: torch.Tensor, state: TemplateState, form: GraphForm = EAGER) -> torch.Tensor:
         """Normalised search crop -> last backbone output (B, Hs/32, Ws/32, 256), channels last."""
 
         def etm_step(i: int, etm: ETM, x: torch.Tensor) -> torch.Tensor:
-            return etm(x, state[f"stage{i}_etm_depth"], state[f"stage{i}_etm_point"])
+            return etm(x, state[f"stage{i}_etm_depth"], state[f"stage{i}_etm_point"], form.etm_mix_scale)
 
         def attention_step(i: int, block: AttentionBlock, x: torch.Tensor) -> torch.Tensor:
-            return block(x, state[f"stage{i}_attn_key"], state[f"stage{i}_attn_value"])
+            return block(x, state[f"stage{i}_attn_key"], state[f"stage{i}_attn_value"], form.explicit_attention)
 
         return self.backbone.walk(x, etm_step, attention_step)
 
@@ -590,10 +609,10 @@ class AsymTrack(nn.Module):
         """Last backbone output (channels last) -> neck and corner head -> (box, score)."""
         return self.box_head(self.bottleneck(features).permute(0, 3, 1, 2))
 
-    def search(self, x: torch.Tensor, state: TemplateState) -> tuple[torch.Tensor, torch.Tensor]:
+    def search(self, x: torch.Tensor, state: TemplateState, form: GraphForm = EAGER) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised search crop (B, 3, Hs, Ws) + state -> (box (B, 4) normalised cx, cy, w, h;
-        score (B,) in [0, 1])."""
-        return self.head(self.search_features(x, state))
+        score (B,) in [0, 1]); ``form``: how to write the computation (eager, or a graph's)."""
+        return self.head(self.search_features(x, state, form))
 
     def forward(self, template: torch.Tensor, search: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both branches in one call, for training."""
@@ -639,48 +658,14 @@ def build_model(variant: str = "tiny", train: bool = False) -> AsymTrack:
     return model.train() if train else model.eval()
 
 
-@contextmanager
-def _setting(modules: tuple[nn.Module, ...], kind: type, attribute: str, value) -> Iterator[None]:
-    """``attribute`` of every ``kind`` submodule of ``modules`` is ``value`` while the context
-    lasts, then what it was before (also on error). Other models are untouched."""
-    found = [m for module in modules for m in module.modules() if isinstance(m, kind)]
-    before = [getattr(m, attribute) for m in found]
-    for m in found:
-        setattr(m, attribute, value)
-    try:
-        yield
-    finally:
-        for m, old in zip(found, before):
-            setattr(m, attribute, old)
-
-
-def explicit_attention(*modules: nn.Module):
-    """Every attention block inside ``modules`` runs in its explicit MatMul/Softmax form while
-    the context lasts, then gets back the form it had: the form an ONNX trace must record and
-    FlopCounterMode can count. Other models keep the fused kernel meanwhile."""
-    return _setting(modules, Attention, "explicit", True)
-
-
-def scaled_etm_mix(*modules: nn.Module, scale: float):
-    """Every ETM inside ``modules`` computes its point-wise mix on values scaled by ``scale``
-    (a power of two: exact in fp32, ``DySepConvAtten._apply_scaled``) while the context lasts.
-    An export wrapper sets it so that graphs converted to fp16 stay inside fp16's range."""
-    if not (scale > 0 and math.frexp(scale)[0] == 0.5):
-        raise ValueError(f"the ETM mix scale must be a power of two, got {scale!r}")
-    return _setting(modules, DySepConvAtten, "value_scale", scale)
-
-
-def count_flops(fn, *args) -> int:
-    """FLOPs of one call, counting a multiply-add as 2 (torch's FlopCounterMode).
-
-    The models the call runs on (the owner of a bound method such as ``model.search``, and any
-    module among ``args``) run their attention in its explicit form while counting, so its
-    products are counted (FlopCounterMode skips CPU ``scaled_dot_product_attention``)."""
+def count_flops(fn, *args, **kwargs) -> int:
+    """FLOPs of one call, counting a multiply-add as 2 (torch's FlopCounterMode). Pass the
+    search branch ``form=COUNTED`` so its attention products are counted (FlopCounterMode skips
+    CPU ``scaled_dot_product_attention``)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    models = [m for m in (getattr(fn, "__self__", None), *args) if isinstance(m, nn.Module)]
-    with explicit_attention(*models), FlopCounterMode(display=False) as counter, torch.no_grad():
-        fn(*args)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        fn(*args, **kwargs)
     return int(counter.get_total_flops())
 
 

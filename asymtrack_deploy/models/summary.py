@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .asymtrack import AsymTrack, count_flops, parameter_count
+from .asymtrack import COUNTED, AsymTrack, count_flops, parameter_count
 
 
 def branch_parameters(model: AsymTrack) -> dict[str, int]:
@@ -51,7 +51,7 @@ def attention_product_flops(model: AsymTrack, batch: int = 1) -> int:
 
 
 def _branch_flops(model: AsymTrack, z: torch.Tensor, x: torch.Tensor, state) -> dict[str, int]:
-    search = count_flops(model.search, x, state)
+    search = count_flops(model.search, x, state, form=COUNTED)
     return {
         "template": count_flops(model.template, z),
         "search": search,

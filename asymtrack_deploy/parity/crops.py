@@ -16,6 +16,7 @@ from ..boxes import jitter_box
 from ..crop import crop_rgb
 from ..runtimes.base import Backend
 from ..sources import builtin_sequence
+from ..tracker_spec import StepRules
 from .tolerances import tolerance_for
 
 __all__ = ["ParityCrops", "ParityError", "parity_crops", "backend_outputs", "compare_on_crops"]
@@ -42,13 +43,14 @@ def parity_crops(cfg, pairs: int = 4, seed: int = 0) -> ParityCrops:
     template_size, search_size, template_factor and search_factor)."""
     seq = builtin_sequence()
     rng = np.random.default_rng(seed)
+    rules = StepRules.from_model(cfg)
     templates, searches, used = [], [], []
     for k in range(pairs):
         t_idx = (k * _FRAME_STRIDE) % len(seq)
         s_idx = min(t_idx + _SEARCH_GAP, len(seq) - 1)
         search_box = jitter_box(seq.init_box, rng, center=_JITTER, scale=_SCALE_JITTER, uniform=True)
-        templates.append(crop_rgb(seq.frame(t_idx), seq.init_box, cfg.template_factor, cfg.template_size)[0])
-        searches.append(crop_rgb(seq.frame(s_idx), search_box, cfg.search_factor, cfg.search_size)[0])
+        templates.append(crop_rgb(seq.frame(t_idx), seq.init_box, rules.template)[0])
+        searches.append(crop_rgb(seq.frame(s_idx), search_box, rules.search)[0])
         used.append(f"{t_idx}->{s_idx}")
     text = (
         f"built-in sequence {seq.name!r}: {pairs} template->search frame pairs ({', '.join(used)}), "

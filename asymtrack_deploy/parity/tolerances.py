@@ -24,7 +24,7 @@ each other):
   it.
 
 A target whose runtime computes the same precision with kernels of its own may declare its own
-measured pair in its ``catalogue.TARGETS`` entry (``tolerances``); ``tolerance_for(precision,
+measured pair in its registry entry (``catalogue.TargetEntry.tolerances``); ``tolerance_for(precision,
 target)`` returns it.
 """
 from __future__ import annotations
@@ -56,5 +56,5 @@ def tolerance_for(precision: str, target: str | None = None) -> Tolerance:
     silent fp32."""
     if precision not in TOLERANCES:
         raise ValueError(f"no parity tolerance for precision {precision!r}: expected one of {', '.join(TOLERANCES)}")
-    own = catalogue.TARGETS[target].tolerances.get(precision) if target in catalogue.TARGETS else None
+    own = catalogue.targets()[target].tolerances.get(precision) if target in catalogue.targets() else None
     return Tolerance(*own) if own else TOLERANCES[precision]

@@ -90,7 +90,8 @@ def run_parity(
     ``progress(done, total)`` is called after each compared frame."""
     thresholds = thresholds or ParityThresholds(candidate.info.precision, target=candidate.info.target)
     frames = _frames_list(frames, limit)
-    ref, forced, free = (Tracker(b, color_order=color_order) for b in (reference, candidate, candidate))
+    margin = candidate.info.rules.clip_margin  # the bundle's rule is the one both are tracked by
+    ref, forced, free = (Tracker(b, color_order, margin) for b in (reference, candidate, candidate))
     for tracker in (ref, forced, free):
         tracker.init(frames[0], init_box)
     tf_iou, tf_px, tf_score, fr_iou = [], [], [], []

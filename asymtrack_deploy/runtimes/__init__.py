@@ -1,7 +1,7 @@
 """Runtime backends behind one numpy interface, loaded by name.
 
 Which class implements a backend, the library it needs and the pip extra that installs it are
-entries of ``catalogue.BACKENDS``; a backend's module is imported only when that backend is asked
+entries of the registry (``catalogue.backends()``, plugins included); a backend's module is imported only when that backend is asked
 for, so ``import asymtrack_deploy.runtimes`` pulls in neither torch nor any runtime library.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ def backend_names() -> list[str]:
 
 def available_backends() -> list[str]:
     """Backends whose runtime library is installed here (checked without importing it)."""
-    return [e.name for e in catalogue.BACKENDS.values() if importlib.util.find_spec(e.library) is not None]
+    return [e.name for e in catalogue.backends().values() if importlib.util.find_spec(e.library) is not None]
 
 
 def load_backend(name: str, **options) -> Backend:
@@ -50,6 +50,6 @@ def load_bundle_backend(bundle, backend: str | None = None, **options) -> Backen
     from ..bundle import load_bundle
 
     target = load_bundle(bundle, verify=False).target
-    if backend is None and target not in catalogue.TARGETS:
+    if backend is None and target not in catalogue.targets():
         raise ValueError(f"{bundle}: no backend runs target {target!r}")
-    return load_backend(backend or catalogue.TARGETS[target].backend, bundle=bundle, **options)
+    return load_backend(backend or catalogue.target_entry(target).backend, bundle=bundle, **options)

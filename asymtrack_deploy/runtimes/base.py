@@ -7,7 +7,11 @@ infer request); ``search(crops, state)`` runs one step. Crops are RGB uint8 arra
 
 The base class owns the public methods (input checks, batch checks, timing, closing);
 subclasses implement ``_template_impl``, ``_search_impl`` and, when they hold resources,
-``_close_impl`` (the Polygraphy runner pattern).
+``_close_impl`` (the Polygraphy runner pattern). ``BundleBackend`` is the base of every backend
+that runs an exported bundle: it owns what they share (loading and checking the bundle, one
+execution context per thread, binding a target's state once, closing). The facts a consumer needs
+that are code are hooks here (``state_from_rows``, ``state_rows``, ``unavailable_on``,
+``machine_facts``); the facts that are data are the backend's registry entry (``catalogue``).
 
 Threads: a backend may be shared by several threads (one ``Tracker`` each). Backends whose
 runtime allows it keep one compiled model and give each thread its own execution context
@@ -26,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from ..tracker_spec import TrackerRules
+from ..bundle import Bundle, load_bundle
+from ..tracker_spec import StepRules
 
-__all__ = ["Backend", "BackendInfo", "BackendUnavailable", "NonFiniteOutputError", "ThreadContexts", "check_graph_io",
-           "require"]
+__all__ = ["Backend", "BackendInfo", "BackendUnavailable", "BundleBackend", "NonFiniteOutputError", "ThreadContexts",
+           "check_graph_io", "require"]
 
 
 class BackendUnavailable(ImportError):
@@ -114,30 +119,30 @@ def _io(entry) -> str:
 
 @dataclass(frozen=True)
 class BackendInfo:
-    """What the tracker needs to know about the network behind a backend."""
+    """What the tracker needs to know about the network behind a backend: ``rules``, the crop,
+    map-back and clip rules of the per-frame step (a bundle's manifest, or the torch backend's
+    model config), and what runs (batch, precision, target, backend-specific ``extra``)."""
 
     variant: str
-    template_size: int
-    search_size: int
-    template_factor: float = 2.0
-    search_factor: float = 4.0
+    rules: StepRules
     batch: int = 1
     precision: str = "fp32"
     target: str = ""
     extra: dict = field(default_factory=dict)
-    # crop/map-back/clip rules and score threshold: the manifest's, or the defaults (torch)
-    tracker: TrackerRules = field(default_factory=TrackerRules)
+
+    @property
+    def template_size(self) -> int:
+        return self.rules.template.size
+
+    @property
+    def search_size(self) -> int:
+        return self.rules.search.size
 
     @classmethod
     def from_manifest(cls, manifest, **extra) -> "BackendInfo":
         """What a bundle's manifest says about the network, plus backend-specific ``extra``."""
-        model = manifest.model
-        return cls(
-            variant=model.variant, template_size=model.template_size, search_size=model.search_size,
-            template_factor=model.template_factor, search_factor=model.search_factor,
-            batch=manifest.batch, precision=manifest.precision, target=manifest.target, extra=extra,
-            tracker=manifest.tracker,
-        )
+        return cls(variant=manifest.model.variant, rules=StepRules.from_manifest(manifest), batch=manifest.batch,
+                   precision=manifest.precision, target=manifest.target, extra=extra)
 
 
 class Backend(ABC):
@@ -195,6 +200,39 @@ class Backend(ABC):
         """One line naming the runtime, its version and where it runs (for parity records)."""
         return self.name
 
+    # -- registry hooks: the per-backend facts that are code -----------------------------------
+    def state_from_rows(self, rows: dict[str, np.ndarray]) -> Any:
+        """Stacked numpy rows (batch first) of each template-state tensor -> a state handle of
+        this backend: serving's stream table keeps each stream's rows and stacks any mix of them."""
+        raise NotImplementedError(f"the {self.name} backend cannot take a template state from numpy rows")
+
+    def state_rows(self, state: Any) -> dict[str, np.ndarray]:
+        """A state handle of this backend -> numpy copies of its tensors (the inverse of
+        ``state_from_rows``)."""
+        raise NotImplementedError(f"the {self.name} backend cannot give its template state as numpy rows")
+
+    @classmethod
+    def serves_streams(cls) -> bool:
+        """Whether ``state_from_rows`` / ``state_rows`` are implemented (serving's stream table)."""
+        return cls.state_from_rows is not Backend.state_from_rows and cls.state_rows is not Backend.state_rows
+
+    def executed_arithmetic(self) -> str | None:
+        """The arithmetic the runtime runs ("f32", "int8+f32"...), read from the runtime where it
+        can tell (possibly slow: ``bench`` asks once, as a row's process ends); by default the
+        label the backend gave at load (``info.extra["executes"]``; None for torch)."""
+        return self.info.extra.get("executes")
+
+    @classmethod
+    def unavailable_on(cls, device: str) -> str | None:
+        """Why this backend cannot run on ``device`` in this installation (None: it can), for
+        ``bench``'s skipped rows; checked only for devices its registry entry lists."""
+        return None
+
+    @classmethod
+    def machine_facts(cls) -> dict:
+        """What this runtime says about the machine (``bench``'s machine record); {} by default."""
+        return {}
+
     def __enter__(self) -> "Backend":
         return self
 
@@ -214,6 +252,18 @@ class Backend(ABC):
 
     def _close_impl(self) -> None:
         """Release what the backend holds; called once, by ``close``."""
+
+    def _bind_once(self, holder: Any, state: Any, bind) -> None:
+        """Bind a target's state where the search runs once per new state, not per frame:
+        ``bind(state)`` runs when ``state`` is not the one ``holder.bound_state`` holds, after
+        checking that this backend made it."""
+        if state is holder.bound_state:
+            return
+        self._check_own_state(state, self.state_type)
+        bind(state)
+        holder.bound_state = state
+
+    state_type: type = object  # the class of this backend's state handles
 
     def _check_own_state(self, state: Any, kind: type) -> None:
         """A state handle is only valid with the backend instance that made it."""
@@ -254,3 +304,35 @@ class Backend(ABC):
                 f"got {crops.dtype} {crops.shape}"
             )
         return np.ascontiguousarray(crops)
+
+
+class BundleBackend(Backend):
+    """A backend over an exported bundle: ``self.bundle = self._open_bundle(bundle, verify)``
+    in ``__init__`` loads it and refuses one without the class's ``graph_roles``; threads get
+    their own execution context from ``self._contexts``; ``close`` clears them, then runs
+    ``_release`` (drop the sessions or compiled models: contexts go first, never after)."""
+
+    graph_roles: tuple[str, ...] = ()  # the file roles both graphs need
+    files_named: str = "files"  # how the error names them ("ONNX graphs")
+    export_target: str = ""  # the export target that writes them
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._contexts = ThreadContexts()  # before the sessions or compiled models: freed before them
+
+    def _open_bundle(self, bundle, verify: bool):
+        bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
+        m = bundle.manifest
+        if not all(role in m.graph(g).files for g in ("template", "search") for role in self.graph_roles):
+            raise ValueError(
+                f"bundle {bundle.root} (target {m.target!r}) has no {self.files_named}; export one with: "
+                f"asymtrack-deploy export --target {self.export_target}"
+            )
+        return bundle
+
+    def _close_impl(self) -> None:
+        self._contexts.clear()
+        self._release()
+
+    def _release(self) -> None:
+        """Drop what the backend holds besides its thread contexts; called once, by ``close``."""

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..bundle import Bundle, load_bundle
-from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require
+from ..bundle import Bundle
+from ..limits import check_threads
+from .base import BackendInfo, BundleBackend, check_graph_io, require
 
 __all__ = ["LiteRtBackend", "LiteRtTemplateState", "MODEL_ROLE", "SIGNATURE", "litert_version"]
 
@@ -52,24 +53,20 @@ class _Runners:
     search: Any
 
 
-class LiteRtBackend(Backend):
+class LiteRtBackend(BundleBackend):
     """``LiteRtBackend(bundle=DIR, threads=None, xnnpack=True, verify=True)``.
 
     ``threads``: the interpreter's threads (None: LiteRT's default). ``xnnpack``: False loads
     the builtin reference-free kernels without the XNNPACK delegate (to compare the two)."""
 
     name = "litert"
-    graph_roles = (MODEL_ROLE,)  # the shape of runtimes.base.BundleBackend (issue 25's registry)
-    files_named = "LiteRT models"
-    export_target = "litert"
+    graph_roles, files_named, export_target = (MODEL_ROLE,), "LiteRT models", "litert"
 
     def __init__(self, bundle: str | os.PathLike | Bundle, threads: int | None = None, xnnpack: bool = True,
                  verify: bool = True) -> None:
         super().__init__()
-        self._contexts = ThreadContexts()  # before the interpreters: freed before them
         self._module = _interpreter_module()
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
-        self._check_target()
+        self.bundle = self._open_bundle(bundle, verify)
         self._threads = _threads(threads)
         self._xnnpack = bool(xnnpack)
         self._models = {g: self.bundle.path(g, MODEL_ROLE).read_bytes() for g in _GRAPHS}
@@ -81,12 +78,6 @@ class LiteRtBackend(Backend):
                                               executes=executes(self.bundle.manifest.precision))
 
     # -- setup -------------------------------------------------------------------------------
-    def _check_target(self) -> None:
-        m = self.bundle.manifest
-        if any(role not in m.graph(g).files for g in _GRAPHS for role in self.graph_roles):
-            raise ValueError(f"bundle {self.bundle.root} (target {m.target!r}) has no {self.files_named}; export one "
-                             f"for the {self.name} backend with: asymtrack-deploy export --target {self.export_target}")
-
     def _signature_names(self) -> dict[str, dict[str, list[str]]]:
         """graph -> {"inputs": [...], "outputs": [...]}: the signature's names in manifest order."""
         recorded = (self.bundle.manifest.runtime or {}).get("signatures")
@@ -140,14 +131,12 @@ class LiteRtBackend(Backend):
         box, score = (np.array(outputs[n], copy=True) for n in names["outputs"][:2])
         return box, score
 
-    def _close_impl(self) -> None:
-        self._contexts.clear()
+    def _release(self) -> None:
         self._models = {}
 
 
 def _threads(threads: int | None) -> int | None:
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    check_threads(threads)
     return threads
 
 

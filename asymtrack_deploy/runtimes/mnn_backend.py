@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ..bundle import Bundle, load_bundle
-from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require
+from ..bundle import Bundle
+from ..limits import check_threads
+from .base import BackendInfo, BundleBackend, check_graph_io, require
 
 __all__ = ["MnnBackend", "MnnTemplateState", "MODEL_ROLE", "mnn_module", "native_stdout_silenced", "precision_mode"]
 
@@ -83,7 +84,7 @@ class _Modules:
     search: Any
 
 
-class MnnBackend(Backend):
+class MnnBackend(BundleBackend):
     """``MnnBackend(bundle=DIR, threads=None, precision_mode=None, verify=True)``.
 
     ``threads``: MNN's thread count (None: 1 on one core, else 2, MNN's own default being 4).
@@ -91,17 +92,13 @@ class MnnBackend(Backend):
     """
 
     name = "mnn"
-    graph_roles = (MODEL_ROLE,)  # the shape of runtimes.base.BundleBackend (issue 25's registry)
-    files_named = "MNN models"
-    export_target = "mnn"
+    graph_roles, files_named, export_target = (MODEL_ROLE,), "MNN models", "mnn"
 
     def __init__(self, bundle: str | os.PathLike | Bundle, threads: int | None = None,
                  precision_mode: str | None = None, verify: bool = True) -> None:
         super().__init__()
-        self._contexts = ThreadContexts()  # before the modules: freed before them
         mnn = mnn_module()
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
-        self._check_target()
+        self.bundle = self._open_bundle(bundle, verify)
         self.mnn_version = mnn.version()
         self.precision_mode = self._precision_mode(precision_mode)
         config = {"backend": "CPU", "precision": self.precision_mode, "numThread": _threads(threads)}
@@ -116,12 +113,6 @@ class MnnBackend(Backend):
                                               executes=executes(self.bundle.manifest.precision, self.precision_mode))
 
     # -- setup -------------------------------------------------------------------------------
-    def _check_target(self) -> None:
-        m = self.bundle.manifest
-        if any(role not in m.graph(g).files for g in ("template", "search") for role in self.graph_roles):
-            raise ValueError(f"bundle {self.bundle.root} (target {m.target!r}) has no {self.files_named}; export one "
-                             f"for the {self.name} backend with: asymtrack-deploy export --target {self.export_target}")
-
     def _precision_mode(self, requested: str | None) -> str:
         if requested is None:
             return precision_mode(self.bundle.manifest.inference.arithmetic)
@@ -176,17 +167,13 @@ class MnnBackend(Backend):
         state = [s if not isinstance(s, np.ndarray) else _const(s) for s in state]
         return [np.array(v.read(), copy=True) for v in modules.search.forward([_const(crops), *state])]
 
-    def _close_impl(self) -> None:
-        self._contexts.clear()
+    def _release(self) -> None:
         self._template = self._search = self._runtime = None
 
 
 def _threads(threads: int | None) -> int:
-    if threads is None:
-        return min(2, os.cpu_count() or 1)
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    return threads
+    check_threads(threads)
+    return min(2, os.cpu_count() or 1) if threads is None else threads
 
 
 def _const(array: np.ndarray):

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..bundle import Bundle, TensorSpec, load_bundle
+from ..bundle import Bundle, TensorSpec
 from ..limits import check_threads
-from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require, unreadable_graph
+from .base import BackendInfo, BundleBackend, check_graph_io, require, unreadable_graph
 
 __all__ = ["OnnxRuntimeBackend", "OrtTemplateState", "resolve_providers", "PROVIDER_ALIASES"]
 
@@ -104,7 +104,7 @@ class _SearchContext:
     bound_state: OrtTemplateState | None = None
 
 
-class OnnxRuntimeBackend(Backend):
+class OnnxRuntimeBackend(BundleBackend):
     """``OnnxRuntimeBackend(bundle=DIR, providers=None, threads=None)``.
 
     ``providers``: None (CPU), a name or alias ("cpu", "cuda", "tensorrt"), or a list of names
@@ -115,6 +115,8 @@ class OnnxRuntimeBackend(Backend):
     """
 
     name = "onnxruntime"
+    graph_roles, files_named, export_target = ("onnx",), "ONNX graphs", "onnx"
+    state_type = OrtTemplateState
 
     def __init__(
         self,
@@ -125,10 +127,8 @@ class OnnxRuntimeBackend(Backend):
         session_config: dict | None = None,
     ) -> None:
         super().__init__()
-        self._contexts = ThreadContexts()  # before the sessions: freed before them
         ort = _ort()
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
-        self._check_target()
+        self.bundle = self._open_bundle(bundle, verify)
         self.ort_version = ort.__version__
         self.providers = resolve_providers(providers, ort.get_available_providers())
         options = self._session_options(ort, threads, session_config)
@@ -140,14 +140,6 @@ class OnnxRuntimeBackend(Backend):
         self.info = self._make_info()
 
     # -- setup -------------------------------------------------------------------------------
-    def _check_target(self) -> None:
-        m = self.bundle.manifest
-        if "onnx" not in m.graph("template").files or "onnx" not in m.graph("search").files:
-            raise ValueError(
-                f"bundle {self.bundle.root} (target {m.target!r}) has no ONNX graphs; "
-                "export one with --target onnx for the onnxruntime backend"
-            )
-
     @staticmethod
     def _session_options(ort, threads: int | None, config: dict | None = None):
         options = ort.SessionOptions()
@@ -224,23 +216,38 @@ class OnnxRuntimeBackend(Backend):
 
     def _search_impl(self, crops: np.ndarray, state: OrtTemplateState) -> tuple[np.ndarray, np.ndarray]:
         context = self._contexts.get(self._new_search_context)
-        if state is not context.bound_state:
-            self._bind_state(context, state)
+        self._bind_once(context, state, lambda new: self._bind_state(context, new))
         context.crop.update_inplace(crops)
         self._search_session.run_with_iobinding(context.binding)
         box, score = (value.numpy().copy() for value in context.outputs)
         return box, score
 
     def _bind_state(self, context: _SearchContext, state: OrtTemplateState) -> None:
-        self._check_own_state(state, OrtTemplateState)
         for name, value in state.values.items():
             context.binding.bind_ortvalue_input(name, value)
-        context.bound_state = state
 
-    def _close_impl(self) -> None:
-        self._contexts.clear()
+    def _release(self) -> None:
         self._template_session = None
         self._search_session = None
+
+    # -- registry hooks ----------------------------------------------------------------------
+    def state_from_rows(self, rows: dict[str, np.ndarray]) -> OrtTemplateState:
+        ort = _ort()
+        return OrtTemplateState({n: ort.OrtValue.ortvalue_from_numpy(a) for n, a in rows.items()}, id(self))
+
+    def state_rows(self, state: OrtTemplateState) -> dict[str, np.ndarray]:
+        return state.numpy()
+
+    @classmethod
+    def unavailable_on(cls, device: str) -> str | None:
+        if device != "cuda":
+            return None
+        ort = _ort()
+        providers = ort.get_available_providers()
+        if "CUDAExecutionProvider" in providers:
+            return None
+        return (f"onnxruntime: no CUDAExecutionProvider in onnxruntime {ort.__version__} "
+                f"(providers: {', '.join(providers)}; install onnxruntime-gpu built for this CUDA)")
 
 
 def executes(precision: str, device: str) -> str:

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..bundle import Bundle, load_bundle
+from ..bundle import Bundle
 from ..limits import check_threads
-from .base import Backend, BackendInfo, ThreadContexts, check_graph_io, require, unreadable_graph
+from .base import BackendInfo, BundleBackend, check_graph_io, require, unreadable_graph
 
 __all__ = ["OpenVinoBackend", "OpenVinoTemplateState", "resolve_device", "XML_ROLE", "executed_precisions", "executed_label",
            "hinted_label", "check_bf16", "check_int8_cpu"]
@@ -81,7 +81,7 @@ class _RequestContext:
     bound_state: OpenVinoTemplateState | None = None
 
 
-class OpenVinoBackend(Backend):
+class OpenVinoBackend(BundleBackend):
     """``OpenVinoBackend(bundle=DIR, device="CPU", threads=None)``.
 
     ``device``: an OpenVINO device ("CPU", "GPU", "NPU", "AUTO"...); ``threads``: CPU inference
@@ -98,6 +98,8 @@ class OpenVinoBackend(Backend):
     """
 
     name = "openvino"
+    graph_roles, files_named, export_target = (XML_ROLE,), "OpenVINO IR", "openvino"
+    state_type = OpenVinoTemplateState
 
     def __init__(
         self,
@@ -109,13 +111,11 @@ class OpenVinoBackend(Backend):
         config: dict | None = None,
     ) -> None:
         super().__init__()
-        self._contexts = ThreadContexts()  # before the compiled models: freed before them
         ov = _ov()
         self._extra_config = dict(config or {})
         if inference_precision not in (None, "f32", "bf16", "f16"):
             raise ValueError(f"inference_precision must be 'f32', 'bf16' or 'f16', got {inference_precision!r}")
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
-        self._check_bundle()
+        self.bundle = self._open_bundle(bundle, verify)
         core = ov.Core()
         self.device = resolve_device(device, core.available_devices)
         check_int8_cpu(self.device, self.bundle.manifest)
@@ -127,14 +127,6 @@ class OpenVinoBackend(Backend):
         self.info = self._make_info()
 
     # -- setup -------------------------------------------------------------------------------
-    def _check_bundle(self) -> None:
-        m = self.bundle.manifest
-        if not all(XML_ROLE in m.graph(g).files for g in ("template", "search")):
-            raise ValueError(
-                f"bundle {self.bundle.root} (target {m.target!r}) has no OpenVINO IR; "
-                "export one with: asymtrack-deploy export --target openvino"
-            )
-
     def _read(self, core, graph: str):
         """The graph's IR read (and so validated) before compiling: a damaged .xml or .bin is
         bad input (a ValueError naming it), a failure to compile a sound graph is the device's."""
@@ -215,6 +207,10 @@ class OpenVinoBackend(Backend):
         until that is understood); ``info.extra["executes"]`` comes from the compiled hint."""
         return executed_precisions(self._compiled["search"])
 
+    def executed_arithmetic(self) -> str:
+        """The executed graph's label, layer by layer (``executed_precisions``)."""
+        return executed_label(self.executed_precisions())
+
     # -- the two branches --------------------------------------------------------------------
     def describe(self) -> str:
         extra = self.info.extra
@@ -235,22 +231,35 @@ class OpenVinoBackend(Backend):
 
     def _search_impl(self, crops: np.ndarray, state: OpenVinoTemplateState) -> tuple[np.ndarray, np.ndarray]:
         context = self._contexts.get(self._new_context)
-        if state is not context.bound_state:
-            self._bind_state(context, state)
+        self._bind_once(context, state, lambda new: self._bind_state(context, new))
         context.crop_tensor.data[...] = crops
         _run(context.search_request)
         box, score = (np.array(t.data, copy=True) for t in context.output_tensors)
         return box, score
 
     def _bind_state(self, context: _RequestContext, state: OpenVinoTemplateState) -> None:
-        self._check_own_state(state, OpenVinoTemplateState)
         for name, tensor in state.tensors.items():
             context.search_request.set_tensor(name, tensor)
-        context.bound_state = state
 
-    def _close_impl(self) -> None:
-        self._contexts.clear()
+    def _release(self) -> None:
         self._compiled = {}
+
+    # -- registry hooks ----------------------------------------------------------------------
+    def state_from_rows(self, rows: dict[str, np.ndarray]) -> OpenVinoTemplateState:
+        ov = _ov()
+        return OpenVinoTemplateState({n: ov.Tensor(a) for n, a in rows.items()}, id(self))
+
+    def state_rows(self, state: OpenVinoTemplateState) -> dict[str, np.ndarray]:
+        return state.numpy()
+
+    @classmethod
+    def machine_facts(cls) -> dict:
+        """What OpenVINO's CPU plugin says this CPU computes natively (FP32, BF16, FP16, INT8...)."""
+        try:
+            capabilities = [str(c) for c in _ov().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
+        except Exception:  # noqa: BLE001 - a CPU plugin that cannot answer: nothing to report
+            return {}
+        return {"openvino_capabilities": capabilities}
 
 
 def _run(request) -> None:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bundle import Bundle, TensorSpec, load_bundle
-from .base import Backend, BackendInfo, BackendUnavailable, check_graph_io, require
+from ..bundle import Bundle, TensorSpec
+from .base import BackendInfo, BackendUnavailable, BundleBackend, check_graph_io, require
 
 __all__ = ["TensorRTBackend", "TensorRTTemplateState", "cuda_runtime", "gpu_facts", "ENGINE_ROLE"]
 
@@ -127,7 +127,7 @@ class TensorRTTemplateState:
                 pass
 
 
-class TensorRTBackend(Backend):
+class TensorRTBackend(BundleBackend):
     """``TensorRTBackend(bundle=DIR, device=0, cuda_graph=None)``.
 
     ``device``: CUDA device index. ``cuda_graph``: capture the search step in a CUDA graph
@@ -136,6 +136,8 @@ class TensorRTBackend(Backend):
     """
 
     name = "tensorrt"
+    graph_roles, files_named, export_target = (ENGINE_ROLE,), "TensorRT engines", "tensorrt"
+    state_type = TensorRTTemplateState
     serialize_calls = True  # one stream and one set of buffers: threads take turns
 
     def __init__(
@@ -150,8 +152,7 @@ class TensorRTBackend(Backend):
         self._closed = True  # until the stream exists, close() has nothing to release
         trt = require("tensorrt", "tensorrt")
         self._cudart = cuda_runtime()
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
-        self._check_bundle()
+        self.bundle = self._open_bundle(bundle, verify)
         _call(self._cudart.cudaSetDevice(int(device)))
         self.trt_version = trt.__version__
         self.gpu = gpu_facts(int(device))
@@ -160,7 +161,7 @@ class TensorRTBackend(Backend):
         self._runtime = trt.Runtime(self._logger)
         self._engines = {g: self._deserialize(g) for g in ("template", "search")}
         self._check_io(trt)
-        self._contexts = {g: e.create_execution_context() for g, e in self._engines.items()}
+        self._exec_contexts = {g: e.create_execution_context() for g, e in self._engines.items()}
         self._stream = _call(self._cudart.cudaStreamCreateWithFlags(self._cudart.cudaStreamNonBlocking))
         self._closed = False
         self._allocate()
@@ -170,14 +171,6 @@ class TensorRTBackend(Backend):
         self.info = self._make_info()
 
     # -- setup -------------------------------------------------------------------------------
-    def _check_bundle(self) -> None:
-        m = self.bundle.manifest
-        if not all(ENGINE_ROLE in m.graph(g).files for g in ("template", "search")):
-            raise ValueError(
-                f"bundle {self.bundle.root} (target {m.target!r}) has no TensorRT engines; "
-                "export one with: asymtrack-deploy export --target tensorrt"
-            )
-
     def _check_compatible(self) -> None:
         """Refuse engines built for another TensorRT version or GPU, saying how to rebuild."""
         rt = self.bundle.manifest.runtime
@@ -228,11 +221,11 @@ class TensorRTBackend(Backend):
                 if graph == "template" and t.name in m.state_names:
                     continue  # template outputs go to each state's own buffers
                 self._buffers[(graph, t.name)] = buf = _DeviceBuffer(t)
-                self._contexts[graph].set_tensor_address(t.name, buf.ptr)
+                self._exec_contexts[graph].set_tensor_address(t.name, buf.ptr)
         search = m.graph("search")
         host_side = (m.graph("template").inputs[0], search.inputs[0], *search.outputs)
         self._host = {t.name: _PinnedArray(t) for t in host_side}
-        self._bound_state: TensorRTTemplateState | None = None
+        self.bound_state: TensorRTTemplateState | None = None
 
     def _make_info(self) -> BackendInfo:
         m = self.bundle.manifest
@@ -258,15 +251,14 @@ class TensorRTBackend(Backend):
         crop_host.array[...] = crops
         state = TensorRTTemplateState({t.name: _DeviceBuffer(t) for t in spec.outputs}, id(self))
         for name, buf in state.buffers.items():
-            self._contexts["template"].set_tensor_address(name, buf.ptr)
+            self._exec_contexts["template"].set_tensor_address(name, buf.ptr)
         self._copy(crop_dev.ptr, crop_host.ptr, crop_dev.nbytes, "cudaMemcpyHostToDevice")
         self._execute("template")
         self._sync()
         return state
 
     def _search_impl(self, crops: np.ndarray, state: TensorRTTemplateState) -> tuple[np.ndarray, np.ndarray]:
-        if state is not self._bound_state:
-            self._bind_state(state)
+        self._bind_once(self, state, self._bind_state)
         spec = self.bundle.manifest.graph("search")
         self._host[spec.inputs[0].name].array[...] = crops
         if self.use_cuda_graph:
@@ -305,22 +297,20 @@ class TensorRTBackend(Backend):
     def _bind_state(self, state: TensorRTTemplateState) -> None:
         """Copy a new target's state into the search context's state buffers, device to device
         (fixed addresses, so a captured CUDA graph stays valid)."""
-        self._check_own_state(state, TensorRTTemplateState)
         for name, buf in state.buffers.items():
             self._copy(self._buffers[("search", name)].ptr, buf.ptr, buf.nbytes, "cudaMemcpyDeviceToDevice")
-        self._bound_state = state
 
     def _execute(self, graph: str) -> None:
-        if not self._contexts[graph].execute_async_v3(int(self._stream)):
+        if not self._exec_contexts[graph].execute_async_v3(int(self._stream)):
             raise RuntimeError(f"TensorRT could not enqueue the {graph} engine")
 
-    def _close_impl(self) -> None:
-        self._bound_state = None
+    def _release(self) -> None:
+        self.bound_state = None
         if self._graph_exec is not None:
             _call(self._cudart.cudaGraphExecDestroy(self._graph_exec))
             self._graph_exec = None
         self._sync()
         for buf in [*self._buffers.values(), *self._host.values()]:
             buf.free()
-        self._contexts, self._engines = {}, {}
+        self._exec_contexts, self._engines = {}, {}
         _call(self._cudart.cudaStreamDestroy(self._stream))

@@ -16,8 +16,9 @@ import os
 
 import numpy as np
 
-from ..demo import checkpoint_or_demo, default_checkpoint
+from ..demo_weights import checkpoint_or_demo, default_checkpoint
 from ..limits import check_threads
+from ..tracker_spec import StepRules
 from .base import Backend, BackendInfo, require
 
 __all__ = ["TorchBackend", "OfficialTorchBackend", "default_checkpoint"]
@@ -100,9 +101,7 @@ class TorchBackend(Backend):
     def _make_info(self, precision: str, batch: int, checkpoint) -> BackendInfo:
         cfg = self.model.cfg
         return BackendInfo(
-            variant=cfg.name, template_size=cfg.template_size, search_size=cfg.search_size,
-            template_factor=cfg.template_factor, search_factor=cfg.search_factor, batch=batch,
-            precision=precision, target=self.name,
+            variant=cfg.name, rules=StepRules.from_model(cfg), batch=batch, precision=precision, target=self.name,
             extra={"device": str(self.device), "checkpoint": str(checkpoint) if checkpoint else None},
         )
 

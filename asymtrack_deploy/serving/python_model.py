@@ -24,16 +24,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .. import __version__
+from .. import __version__, catalogue
 from ..bundle import MANIFEST_NAME, load_bundle
 from ..runtimes import load_backend
 from .streams import MAX_STREAM_ID, StreamTable, UnknownStreamError
 
 __all__ = ["TritonPythonModel", "Request", "parse_request", "open_table"]
-
-# serving backend -> its constructor's keyword for the repository's ``device`` parameter
-_DEVICE_OPTION = {"onnxruntime": "providers", "openvino": "device"}
-
 
 @dataclass
 class Request:
@@ -91,8 +87,8 @@ def open_table(model_dir: Path, parameters: dict[str, str]) -> StreamTable:
         raise ValueError(f"{manifest}: differs from the one this repository was written with; re-export it")
     bundle = load_bundle(bundle_dir, verify=True)
     options = {"threads": int(parameters.get("threads") or 0) or None}
-    if parameters.get("device"):
-        options[_DEVICE_OPTION[parameters["backend"]]] = parameters["device"]
+    if parameters.get("device"):  # the backend's own keyword for it (its registry entry)
+        options[catalogue.backend_entry(parameters["backend"]).device_option] = parameters["device"]
     backend = load_backend(parameters["backend"], bundle=bundle, **options)
     idle = float(parameters.get("idle_seconds") or 0) or None
     return StreamTable(backend, color_order="bgr", idle_seconds=idle)

@@ -31,14 +31,14 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, catalogue
 from ..bundle import MANIFEST_NAME, Bundle, load_bundle
-from ..export.staging import check_target, staged_bundle
 from ..limits import check_batch, check_threads
+from ..staged_folder import check_target, staged_bundle
 
 __all__ = [
     "RECORD_NAME", "TRACKER_MODEL", "SEARCH_MODEL", "TrackerOptions", "write_repository", "read_record",
-    "tracker_config", "render_pbtxt", "SERVING_BACKENDS", "check_out_dir",
+    "tracker_config", "render_pbtxt", "serving_backends", "check_out_dir",
 ]
 
 RECORD_NAME = "asymtrack_repository.json"
@@ -46,9 +46,6 @@ REPOSITORY = "a repository"  # what check_target calls a folder with RECORD_NAME
 TRACKER_MODEL = "tracker"
 SEARCH_MODEL = "search"
 BUNDLE_FOLDER = "bundle"
-# backend -> the bundle file role it runs, and the bundle targets it runs by default
-SERVING_BACKENDS = {"onnxruntime": "onnx", "openvino": "openvino_xml"}
-_DEFAULT_BACKEND = {"onnx": "onnxruntime", "onnxruntime": "onnxruntime", "openvino": "openvino"}
 _ENUM_KEYS = {"data_type", "kind"}
 _TRITON_TYPES = {"uint8": "TYPE_UINT8", "int8": "TYPE_INT8", "int32": "TYPE_INT32", "int64": "TYPE_INT64",
                  "float16": "TYPE_FP16", "float32": "TYPE_FP32"}
@@ -88,8 +85,9 @@ class TrackerOptions:
     device: str | None = None  # onnxruntime providers ("cuda") or an OpenVINO device ("GPU"); None: CPU
 
     def check(self) -> None:
-        if self.backend not in SERVING_BACKENDS:
-            raise ValueError(f"the tracker model runs {' or '.join(SERVING_BACKENDS)} bundles, not {self.backend!r}")
+        served = serving_backends()
+        if self.backend not in served:
+            raise ValueError(f"the tracker model runs {' or '.join(served)} bundles, not {self.backend!r}")
         for name in ("instances", "streams_per_instance"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -105,10 +103,10 @@ def write_repository(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, 
                      streams_per_instance: int = 256, device: str | None = None,
                      search_onnx: str | os.PathLike | None = None, force: bool = False) -> Path:
     """Write the repository for ``bundle_dir`` into ``out_dir`` (staged, renamed into place;
-    an existing repository is replaced only with ``force``). ``backend``: "openvino" or
-    "onnxruntime" (default: from the bundle's target). Returns ``out_dir``."""
+    an existing repository is replaced only with ``force``). ``backend``: one of
+    ``serving_backends()`` (default: the one that runs the bundle's target). Returns ``out_dir``."""
     bundle = load_bundle(bundle_dir, verify=True)
-    options = TrackerOptions(backend or _DEFAULT_BACKEND.get(bundle.target, bundle.target), instances, max_batch,
+    options = TrackerOptions(backend or _default_backend(bundle.target), instances, max_batch,
                              threads, idle_seconds, streams_per_instance, device)
     options.check()
     _check_runs(bundle, options.backend)
@@ -120,6 +118,16 @@ def write_repository(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, 
                   "tracker": asdict(options), "search": search, "bundle": _bundle_record(bundle, sha)}
         (stage / RECORD_NAME).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return out_dir
+
+
+def serving_backends() -> dict[str, "catalogue.ServingFacts"]:
+    """The backends the tracker model can run (registry entries with ``serving`` facts)."""
+    return {name: entry.serving for name, entry in catalogue.backends().items() if entry.serving is not None}
+
+
+def _default_backend(target: str) -> str:
+    """The backend that runs ``target``'s bundles (an unknown target: itself, refused by ``check``)."""
+    return catalogue.target_entry(target).backend if target in catalogue.targets() else target
 
 
 def read_record(repository: str | os.PathLike) -> dict:
@@ -188,8 +196,9 @@ def search_config(bundle: Bundle, options: TrackerOptions, max_batch: int) -> di
               "instance_group": [{"count": options.instances, "kind": "KIND_CPU"}]}
     if max_batch:
         config["dynamic_batching"] = {"max_queue_delay_microseconds": 1000}
-    if options.backend == "openvino" and max_batch:
-        config["default_model_filename"] = "model.onnx"
+    dynamic_filename = serving_backends()[options.backend].dynamic_model_filename
+    if max_batch and dynamic_filename:
+        config["default_model_filename"] = dynamic_filename
     return config
 
 
@@ -224,10 +233,10 @@ def _scalar(key: str, value) -> str:
 
 # -- writing ----------------------------------------------------------------------------------
 def _check_runs(bundle: Bundle, backend: str) -> None:
-    role = SERVING_BACKENDS[backend]
-    if role not in bundle.manifest.graph("search").files:
-        raise ValueError(f"bundle {bundle.root} (target {bundle.target!r}) has no {role!r} graphs for the "
-                         f"{backend} backend; export it with --target {'openvino' if backend == 'openvino' else 'onnx'}")
+    facts = serving_backends()[backend]
+    if facts.role not in bundle.manifest.graph("search").files:
+        raise ValueError(f"bundle {bundle.root} (target {bundle.target!r}) has no {facts.role!r} graphs for the "
+                         f"{backend} backend; export it with --target {facts.export_target}")
 
 
 def _write_tracker(stage: Path, bundle: Bundle, options: TrackerOptions) -> str:
@@ -250,12 +259,9 @@ def _write_search(stage: Path, bundle: Bundle, options: TrackerOptions, search_o
     if search_onnx is not None:
         shutil.copy2(search_onnx, version_dir / "model.onnx")
         max_batch = options.max_batch
-    elif options.backend == "onnxruntime":
-        shutil.copy2(bundle.path("search", "onnx"), version_dir / "model.onnx")
-        max_batch = 0
     else:
-        shutil.copy2(bundle.path("search", "openvino_xml"), version_dir / "model.xml")
-        shutil.copy2(bundle.path("search", "openvino_bin"), version_dir / "model.bin")
+        for role, name in serving_backends()[options.backend].search_files.items():
+            shutil.copy2(bundle.path("search", role), version_dir / name)
         max_batch = 0
     config = search_config(bundle, options, max_batch)
     (stage / SEARCH_MODEL / "config.pbtxt").write_text(render_pbtxt(config), encoding="utf-8")

@@ -7,24 +7,25 @@ the current box, and runs the frames of any set of streams through the backend's
 calls of the bundle's batch size: rows of the streams in a call are stacked into one state
 handle (padded with copies of the first row), crops likewise.
 
-The arithmetic is ``Tracker``'s, crop for crop: over a batch-1 bundle a stream gets exactly the
-boxes an in-process ``Tracker`` gets (the state rows are the same numbers, fed to the same graph).
+The per-frame step is ``Tracker``'s own (``tracker.TrackerStep``, by the bundle's manifest rules):
+over a batch-1 bundle a stream gets exactly the boxes an in-process ``Tracker`` gets (the state
+rows are the same numbers, fed to the same graph). A backend serves streams when its state
+handles come from numpy rows (``Backend.state_from_rows`` / ``state_rows``).
 numpy, OpenCV and this package's runtime side only: the Triton python backend imports this.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..crop import clip_box, crop_square, map_box_back, to_rgb
-from ..runtimes.base import Backend, require
 from ..boxes import check_box_in_frame
-from ..tracker import TrackResult, check_frame
+from ..runtimes.base import Backend
+from ..tracker import TrackerStep, TrackResult, check_frame
 
-__all__ = ["StreamTable", "UnknownStreamError", "STATE_HANDLES", "MAX_STREAM_ID"]
+__all__ = ["StreamTable", "UnknownStreamError", "MAX_STREAM_ID"]
 
 MAX_STREAM_ID = 2**63 - 1  # Triton's gRPC carries sequence ids as int64; HTTP would take up to 2**64 - 1
 
@@ -34,27 +35,6 @@ class UnknownStreamError(KeyError):
 
     def __str__(self) -> str:  # KeyError would print the message in quotes
         return str(self.args[0])
-
-
-def _ort_handle(backend: Backend, rows: dict[str, np.ndarray]):
-    from ..runtimes.onnxruntime_backend import OrtTemplateState
-
-    ort = require("onnxruntime", "onnxruntime")
-    return OrtTemplateState({n: ort.OrtValue.ortvalue_from_numpy(a) for n, a in rows.items()}, id(backend))
-
-
-def _openvino_handle(backend: Backend, rows: dict[str, np.ndarray]):
-    from ..runtimes.openvino_backend import OpenVinoTemplateState
-
-    ov = require("openvino", "openvino")
-    return OpenVinoTemplateState({n: ov.Tensor(a) for n, a in rows.items()}, id(backend))
-
-
-# backend name -> how stacked numpy state rows become that backend's state handle
-STATE_HANDLES: dict[str, Callable[[Backend, dict[str, np.ndarray]], object]] = {
-    "onnxruntime": _ort_handle,
-    "openvino": _openvino_handle,
-}
 
 
 @dataclass
@@ -72,18 +52,14 @@ class StreamTable:
     vanished without END must not hold memory forever); None keeps them until ``end``.
     """
 
-    def __init__(self, backend: Backend, color_order: str = "bgr", clip_margin: float = 10.0,
-                 idle_seconds: float | None = None):
-        if backend.name not in STATE_HANDLES:
-            raise ValueError(f"serving runs the {', '.join(STATE_HANDLES)} backends, not {backend.name!r}")
-        if color_order not in ("bgr", "rgb"):
-            raise ValueError(f"color_order must be 'bgr' or 'rgb', got {color_order!r}")
+    def __init__(self, backend: Backend, color_order: str = "bgr", idle_seconds: float | None = None):
+        if not backend.serves_streams():
+            raise ValueError(f"the {backend.name} backend cannot serve streams: its template state does not "
+                             "come from numpy rows (Backend.state_from_rows)")
+        self.step = TrackerStep(backend, color_order)  # the bundle's rules (its manifest)
         self.backend = backend
         self.info = backend.info
-        self.color_order = color_order
-        self.clip_margin = clip_margin
         self.idle_seconds = idle_seconds
-        self._handle = STATE_HANDLES[backend.name]
         self._streams: dict[int, _Stream] = {}
 
     def __len__(self) -> int:
@@ -101,10 +77,10 @@ class StreamTable:
         for _, frame, _ in items:
             check_frame(frame)
         checked = [(sid, frame, check_box_in_frame(box, frame.shape[1], frame.shape[0])) for sid, frame, box in items]
-        info, now = self.info, time.monotonic()
-        for chunk in _chunks(checked, info.batch):
-            crops = [self._crop(f, b, info.template_factor, info.template_size)[0] for _, f, b in chunk]
-            state = self.backend.template(_pad(np.stack(crops), info.batch)).numpy()
+        now = time.monotonic()
+        for chunk in _chunks(checked, self.info.batch):
+            handle = self.step.template([f for _, f, _ in chunk], [b for _, _, b in chunk])
+            state = self.backend.state_rows(handle)
             for row, (sid, _, box) in enumerate(chunk):
                 self._streams[sid] = _Stream({n: a[row].copy() for n, a in state.items()}, box, now)
 
@@ -145,22 +121,13 @@ class StreamTable:
             )
         return self._streams[stream_id]
 
-    def _crop(self, frame: np.ndarray, box, factor: float, size: int) -> tuple[np.ndarray, float]:
-        crop, resize_factor = crop_square(frame, box, factor, size)
-        return to_rgb(crop, self.color_order), resize_factor
-
     def _search(self, chunk: list[tuple[int, np.ndarray]]) -> list[TrackResult]:
-        info, streams = self.info, [self._get(sid) for sid, _ in chunk]
-        pairs = [self._crop(f, s.box, info.search_factor, info.search_size) for (_, f), s in zip(chunk, streams)]
-        rows = {n: _pad(np.stack([s.state[n] for s in streams]), info.batch) for n in streams[0].state}
-        crops = _pad(np.stack([crop for crop, _ in pairs]), info.batch)
-        boxes, scores = self.backend.search(crops, self._handle(self.backend, rows))
-        results, now = [], time.monotonic()
-        for i, ((_, frame), stream) in enumerate(zip(chunk, streams)):
-            box = map_box_back(boxes[i], stream.box, info.search_size, pairs[i][1])
-            stream.box = tuple(clip_box(box, *frame.shape[:2], self.clip_margin))
-            stream.last_seen = now
-            results.append(TrackResult(stream.box, float(scores[i])))
+        streams = [self._get(sid) for sid, _ in chunk]
+        rows = {n: _pad(np.stack([s.state[n] for s in streams]), self.info.batch) for n in streams[0].state}
+        results = self.step.track([f for _, f in chunk], [s.box for s in streams], self.backend.state_from_rows(rows))
+        now = time.monotonic()
+        for stream, result in zip(streams, results):
+            stream.box, stream.last_seen = result.box, now
         return results
 
 

@@ -29,6 +29,7 @@ import torch
 
 from ..boxes import CENTER_JITTER, SCALE_JITTER, jitter_box
 from ..crop import crop_rgb, crop_window
+from ..tracker_spec import CropRule
 from ..datasets import SequenceList
 
 __all__ = ["Augmentation", "PairDataset", "RankSampler", "make_pair", "sample_frame_ids", "normalize_crops"]
@@ -130,7 +131,7 @@ def _crop(frame, box, factor, size, aug_center, aug_scale, rng):
         return None
     if not has_context(jittered, factor, frame.shape, size):
         return None
-    crop, resize = crop_rgb(frame, jittered, factor, size, "bgr")
+    crop, resize = crop_rgb(frame, jittered, CropRule(size, factor), "bgr")
     return crop, jittered, resize
 
 

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from asymtrack_deploy.benchmarks.plan import plan_rows
+from asymtrack_deploy.bench.plan import plan_rows
 from asymtrack_deploy.cli.main import app
 
 runner = CliRunner()

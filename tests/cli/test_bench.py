@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _fake_host(monkeypatch, load1: float, others_share: float):
     """A host reading that grows by one second per call: ``others_share`` of both cores used by
     processes other than bench's, at a 1-minute load average of ``load1``."""
-    from asymtrack_deploy.benchmarks import host
+    from asymtrack_deploy.bench import host
 
     clock = iter(range(10**6))
 
@@ -106,7 +106,7 @@ def test_the_default_table_fits_100_columns_and_wide_has_every_column(monkeypatc
     columns, with a busy-host warning: no line longer than 100 characters."""
     from rich.console import Console
 
-    from asymtrack_deploy.benchmarks.display import COLUMNS
+    from asymtrack_deploy.bench.display import COLUMNS
     from asymtrack_deploy.cli import bench
 
     run = json.loads((ROOT / "benchmarks" / "cpu-2core.json").read_text())
@@ -124,7 +124,7 @@ def test_the_default_table_fits_100_columns_and_wide_has_every_column(monkeypatc
 
 
 def test_the_precision_cell_says_what_the_runtime_executes_where_it_differs():
-    from asymtrack_deploy.benchmarks.display import row_cells
+    from asymtrack_deploy.bench.display import row_cells
 
     row = {"label": "openvino", "precision": "int8", "template": {"p50": 1.0}, "search": dict.fromkeys(("mean", "p50", "p90", "p99"), 1.0),
            "fps": 1.0, "executes": "int8+bf16"}

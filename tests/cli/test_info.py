@@ -33,7 +33,7 @@ def test_info_with_mismatched_checkpoint_exits_2():
 
 def test_info_identifies_a_downloaded_checkpoint_by_form_and_sha256():
     from asymtrack_deploy.bundle import file_sha256
-    from asymtrack_deploy.demo import DEMO_CHECKPOINT
+    from asymtrack_deploy.demo_weights import DEMO_CHECKPOINT
 
     official = reference_checkpoint("tiny")  # official-format: the training form, as released
     for path, form in ((official, "training"), (DEMO_CHECKPOINT, "deploy")):

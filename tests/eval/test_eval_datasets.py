@@ -16,7 +16,7 @@ import pytest
 
 from asymtrack_deploy.eval import DatasetError, dataset_names, load_dataset
 from asymtrack_deploy.datasets.splits import LASOT_TEST, OTB100, UAV123
-from asymtrack_deploy.eval.registry import read_otb, read_uav
+from asymtrack_deploy.eval.named_datasets import read_otb, read_uav
 
 from eval_fixtures import SIZE, folder_dataset, got10k_tree, lasot_tree, render, target_boxes, trackingnet_tree, write_boxes
 

@@ -18,7 +18,7 @@ TEST_CALIB_COUNT = 8
 
 def demo_checkpoint() -> Path:
     """The trained demo weights (precision checks need realistic activations, not only random ones)."""
-    from asymtrack_deploy.demo import default_checkpoint
+    from asymtrack_deploy.demo_weights import default_checkpoint
 
     path = default_checkpoint()
     if path is None:

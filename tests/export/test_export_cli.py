@@ -27,7 +27,7 @@ def test_help_lists_targets_and_options():
 
 def test_no_checkpoint_exports_the_demo_weights_and_says_so(tmp_path):
     from asymtrack_deploy.bundle import file_sha256
-    from asymtrack_deploy.demo import DEMO_CHECKPOINT
+    from asymtrack_deploy.demo_weights import DEMO_CHECKPOINT
 
     result = _run("--target", "onnx", "--out", tmp_path / "b")
     assert result.exit_code == 0, result.output

@@ -11,7 +11,7 @@ import asymtrack_deploy
 from asymtrack_deploy.bundle import MANIFEST_NAME, file_sha256, load_bundle
 from asymtrack_deploy.export import ParityError, export_bundle, export_onnx, onnx_graphs
 from asymtrack_deploy.parity import compare_on_crops, parity_crops
-from asymtrack_deploy.export.weights import prepare_model
+from asymtrack_deploy.export.model_source import prepare_model
 from asymtrack_deploy.export.wrappers import SearchGraph, TemplateGraph
 from asymtrack_deploy.models import CheckpointError, build_model
 from asymtrack_deploy.runtimes import load_backend

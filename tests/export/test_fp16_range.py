@@ -79,7 +79,7 @@ def test_the_scaled_mix_computes_the_same_fp32_bits(tmp_path_factory, monkeypatc
     import onnxruntime as ort
 
     from asymtrack_deploy.export import onnx_graphs, wrappers
-    from asymtrack_deploy.export.weights import prepare_model
+    from asymtrack_deploy.export.model_source import prepare_model
 
     bundle = _bundle(tmp_path_factory, "onnxruntime", "demo")
     model, _ = prepare_model("tiny", demo_checkpoint(), False, 0)

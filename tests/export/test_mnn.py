@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from tests.runtimes.backend_contract import assert_bundle_backend_contract, asse
 
 pytest.importorskip("MNN")
 
+ROOT = Path(__file__).resolve().parents[2]
 FRAMES = 8  # of the built-in sequence, for the tracking parity (the whole of it: `parity` in the README)
 
 

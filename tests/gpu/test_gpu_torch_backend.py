@@ -48,8 +48,8 @@ def _search_pairs(backend, steps, frames):
     from asymtrack_deploy.crop import crop_square, to_rgb
 
     info = backend.info
-    z, _ = crop_square(frames[0], steps["init_box_xywh"], info.template_factor, info.template_size)
-    xs = [crop_square(frames[i], s, info.search_factor, info.search_size)[0]
+    z, _ = crop_square(frames[0], steps["init_box_xywh"], info.rules.template.factor, info.rules.template.size)
+    xs = [crop_square(frames[i], s, info.rules.search.factor, info.rules.search.size)[0]
           for i, s in zip(steps["frame_index"], steps["prev_state_xywh"])]
     return to_rgb(z, "bgr")[None], [to_rgb(x, "bgr")[None] for x in xs]
 

@@ -65,13 +65,14 @@ def test_fp16_autocast_gives_finite_boxes(inputs):
 
 
 def test_the_export_scale_of_the_mix_changes_no_fp32_bit(inputs):
-    """What the export wrapper sets (``scaled_etm_mix``): a power of two, exact in fp32."""
-    from asymtrack_deploy.models import scaled_etm_mix
+    """What the export wrapper passes (``GraphForm.etm_mix_scale``): a power of two, exact in fp32."""
+    from asymtrack_deploy.models import GraphForm
 
     model, z, x = inputs
     reference = _boxes(model, z, x)
-    with scaled_etm_mix(model, scale=2.0**-14):
-        assert torch.equal(_boxes(model, z, x), reference)
-    assert {m.value_scale for m in model.modules() if isinstance(m, DySepConvAtten)} == {1.0}
+    with torch.inference_mode():
+        state = model.template(model.normalize(z))
+        scaled = model.search(model.normalize(x), state, GraphForm(etm_mix_scale=2.0**-14))[0].float()
+    assert torch.equal(scaled, reference)
     with pytest.raises(ValueError, match="power of two"):
-        scaled_etm_mix(model, scale=1e-3)
+        GraphForm(etm_mix_scale=1e-3)

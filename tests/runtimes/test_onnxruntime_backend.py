@@ -88,7 +88,7 @@ def test_state_tensors_match_the_template_graph(backend, bundle, pairs):
 def test_info_comes_from_the_manifest(backend, bundle):
     info = backend.info
     assert (info.variant, info.template_size, info.search_size, info.batch) == ("tiny", 128, 256, 1)
-    assert (info.template_factor, info.search_factor, info.precision, info.target) == (2.0, 4.0, "fp32", "onnx")
+    assert (info.rules.template.factor, info.rules.search.factor, info.precision, info.target) == (2.0, 4.0, "fp32", "onnx")
     assert info.extra["providers"] == ["CPUExecutionProvider"] and info.extra["device"] == "cpu"
     assert backend.last_search_ms > 0 and backend.last_template_ms > 0
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from asymtrack_deploy import demo
-from asymtrack_deploy.export.weights import prepare_model
+from asymtrack_deploy.export.model_source import prepare_model
 from asymtrack_deploy.runtimes import load_backend
 from asymtrack_deploy.runtimes.torch_backend import OfficialTorchBackend, TorchBackend
 from tests.conftest import reference_checkpoint, reference_file

@@ -208,9 +208,9 @@ def test_stop_leaves_no_process_of_the_server_behind(repository, tmp_path):
 
 
 def test_bench_measures_the_server_and_the_in_process_tracker(server, repository):
-    from asymtrack_deploy.serving.bench import bench_in_process, bench_server, stream_frames
+    from asymtrack_deploy.serving.load_test import measure_in_process, measure_server, stream_frames
 
     streams = [(frames[:4], box) for frames, box in stream_frames(2)]
     assert [b for _, b in streams][1] != [b for _, b in streams][0]  # the second stream is mirrored
-    for row in (bench_server(server.http_url, streams), bench_in_process(repository / "tracker/1/bundle", streams)):
+    for row in (measure_server(server.http_url, streams), measure_in_process(repository / "tracker/1/bundle", streams)):
         assert row["frames"] == 6 and row["fps"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"]

@@ -1,9 +1,9 @@
 """What an interrupted atomic folder write leaves beside its target, found and put right.
 
-``export.staging`` writes a folder (a bundle, a Triton repository) in a ``.NAME.PID.XXXX.partial``
+``staged_folder`` writes a folder (a bundle, a Triton repository) in a ``.NAME.PID.XXXX.partial``
 folder beside it and, to replace one, first renames the old folder aside to
 ``.NAME.PID.XXXX.old``. A kill between those two renames leaves no folder at NAME and the complete
-old one beside it. The writer's next run puts that right (``staging.recover``); a reader
+old one beside it. The writer's next run puts that right (``staged_folder.recover``); a reader
 (``bundle.load_bundle``: track, info, every backend) restores the set-aside folder with
 ``restore_replaced`` instead of saying that there is no bundle. Standard library only: the
 bundle reader, at the bottom of the layers, uses it.

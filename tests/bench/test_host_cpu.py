@@ -5,8 +5,8 @@ import json
 
 from typer.testing import CliRunner
 
-from asymtrack_deploy.benchmarks import host
-from asymtrack_deploy.benchmarks.display import machine_line
+from asymtrack_deploy.bench import host
+from asymtrack_deploy.bench.display import machine_line
 
 # A Raspberry Pi 5 (Cortex-A76) and a Graviton3 (Neoverse-V1) as their kernels print them.
 RASPBERRY_PI_5 = """processor\t: 0
@@ -52,7 +52,7 @@ def test_x86_keeps_its_model_name():
 
 def test_bench_and_info_print_the_arm_core_and_features(monkeypatch):
     monkeypatch.setattr(host, "_cpuinfo", lambda text: RASPBERRY_PI_5 if text is None else text)
-    from asymtrack_deploy.benchmarks.timing import machine_info
+    from asymtrack_deploy.bench.timing import machine_info
 
     line = machine_line(machine_info())
     assert "Arm Cortex-A76 (ARMv8)" in line and "ISA: NEON, NEON-FP16, NEON-DOTPROD" in line

@@ -13,15 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from asymtrack_deploy.cli.main import app
-from asymtrack_deploy.export.staging import recover, staged_bundle
 from asymtrack_deploy.runtimes import load_bundle_backend
+from asymtrack_deploy.staged_folder import recover, staged_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _killed(code: str, out: Path) -> None:
     """Run ``code`` in a fresh interpreter with ``out`` and ``staging`` defined; it kills itself."""
-    head = f"import os, signal, time\nfrom pathlib import Path\nfrom asymtrack_deploy.export import staging\nout = Path({str(out)!r})\n"
+    head = f"import os, signal, time\nfrom pathlib import Path\nfrom asymtrack_deploy import staged_folder as staging\nout = Path({str(out)!r})\n"
     result = subprocess.run([sys.executable, "-c", head + textwrap.dedent(code)], cwd=ROOT, timeout=60)
     assert result.returncode == -9
 
@@ -109,7 +109,7 @@ def test_readers_restore_a_bundle_that_an_interrupted_replace_left_aside(bundle_
     def refused(a, b):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("asymtrack_deploy.folders.os.rename", refused)
+    monkeypatch.setattr("asymtrack_deploy.interrupted_writes.os.rename", refused)
     result = CliRunner().invoke(app, ["info", "--bundle", str(out)])
     assert result.exit_code == 2
     assert (f"no such bundle folder; an interrupted export --force left the previous bundle in {old}, which could "

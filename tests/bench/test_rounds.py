@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from asymtrack_deploy.benchmarks.display import COLUMNS, markdown, row_cells, run_notes
-from asymtrack_deploy.benchmarks.host import CpuTimes, cpu_times, isa_features, process_cpu_seconds, steal_pct
-from asymtrack_deploy.benchmarks.rows import add_speedups, round_sizes
+from asymtrack_deploy.bench.display import COLUMNS, markdown, row_cells, run_notes
+from asymtrack_deploy.bench.host import CpuTimes, cpu_times, isa_features, process_cpu_seconds, steal_pct
+from asymtrack_deploy.bench.rows import add_speedups, round_sizes
 
 
 def test_frames_are_spread_over_rounds():
@@ -86,7 +86,7 @@ def test_table_cells_notes_and_steal_warning():
 
 
 def test_busy_host_reasons_from_a_fake_reading():
-    from asymtrack_deploy.benchmarks.host import HostSample, LoadWatch, busy_reasons
+    from asymtrack_deploy.bench.host import HostSample, LoadWatch, busy_reasons
 
     readings = iter([HostSample(3.9, busy_s=0, own_s=0, steal_s=0, total_s=0),
                      HostSample(3.9, busy_s=100, own_s=40, steal_s=0, total_s=100)])

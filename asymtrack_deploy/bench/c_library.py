@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .session import cycled_frame, peak_memory_mb, read_frames
+from .. import catalogue
+from .frame_cycle import cycled_frame, read_frames
+from .host import peak_memory_mb
 
 __all__ = ["compare_c_and_python", "CRowSession", "C_ROW_BACKEND"]
 
@@ -47,7 +49,8 @@ def compare_c_and_python(bundle: str | Path, library: str | Path, frames: list[n
     from ..tracker import Tracker
 
     samples = {"c": [], "c_graph": [], "python": [], "python_graph": []}
-    python = Tracker(load_backend("openvino", bundle=bundle, threads=threads))
+    runs_c = next(name for name, entry in catalogue.backends().items() if entry.c_library)  # the C library's runtime
+    python = Tracker(load_backend(runs_c, bundle=bundle, threads=threads))
     with CTracker(bundle, library, threads=threads or 0) as c_tracker:
         for tracker in (python, c_tracker):
             tracker.init(frames[0], init_box)
@@ -77,12 +80,12 @@ def _summary(samples: dict, info: dict, count: int) -> dict:
         "python_outside_graph_ms": _median([t - g for t, g in zip(samples["python"], samples["python_graph"])]),
         "python_over_c": medians["python"] / medians["c"],
         "inference_precision": info["inference_precision"],
-        "openvino": info["openvino_version"],
+        "openvino_version": info["openvino_version"],  # the OpenVINO the C library runs on
     }
 
 
 class CRowSession:
-    """The C tracker as a ``bench`` row (the worker side, like ``session.RowSession``).
+    """The C tracker as a ``bench`` row (the worker side, like ``row_worker.RowSession``).
 
     Its update and the graph's share of it are the C library's own monotonic-clock figures, so
     the row's "search" is the inference inside each update (there is no separate graph call to

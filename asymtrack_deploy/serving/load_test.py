@@ -1,6 +1,6 @@
 """Many streams through the Triton server against the in-process tracker over the same bundle.
 
-``python -m asymtrack_deploy.serving.bench REPO [--streams 1 4 16] [--rounds 2] [--json F]``
+``python -m asymtrack_deploy.serving.load_test REPO [--streams 1 4 16] [--rounds 2] [--json F]``
 starts the server on the repository (or uses ``--url``), then for each stream count N:
 
 * server: N threads, one ``TritonTracker`` each (its own stream id), every thread tracking the
@@ -26,7 +26,7 @@ import numpy as np
 from ..sources import builtin_sequence
 from .repository import BUNDLE_FOLDER, TRACKER_MODEL
 
-__all__ = ["stream_frames", "bench_server", "bench_in_process", "summarize"]
+__all__ = ["stream_frames", "measure_server", "measure_in_process", "summarize"]
 
 _FLIPS = (None, 1, 0, (0, 1))  # per stream: as it is, mirrored, upside down, both
 
@@ -57,7 +57,7 @@ def summarize(latencies_ms: list[float], seconds: float) -> dict:
             "p99_ms": float(np.percentile(lat, 99))}
 
 
-def bench_server(url: str, streams, first_id: int = 1000, protocol: str | None = None) -> dict:
+def measure_server(url: str, streams, first_id: int = 1000, protocol: str | None = None) -> dict:
     """N threads, one TritonTracker each; starts together once every stream is initialised."""
     from .client import TritonTracker
 
@@ -90,7 +90,7 @@ def bench_server(url: str, streams, first_id: int = 1000, protocol: str | None =
     return summarize([v for per in latencies for v in per], time.perf_counter() - started)
 
 
-def bench_in_process(bundle: str | Path, streams) -> dict:
+def measure_in_process(bundle: str | Path, streams) -> dict:
     """N Trackers over one backend, stepped round-robin in this thread."""
     from ..runtimes import load_bundle_backend
     from ..tracker import Tracker
@@ -113,9 +113,9 @@ def _rows(repository: Path, url: str, counts, rounds: int, protocol: str | None)
     rows = []
     for count in counts:
         streams = stream_frames(count, rounds)
-        rows.append({"streams": count, "where": "in-process", **bench_in_process(bundle, streams)})
+        rows.append({"streams": count, "where": "in-process", **measure_in_process(bundle, streams)})
         rows.append({"streams": count, "where": f"triton ({protocol or 'http'})",
-                     **bench_server(url, streams, first_id=1000 * count, protocol=protocol)})
+                     **measure_server(url, streams, first_id=1000 * count, protocol=protocol)})
     return rows
 
 

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..bundle import MANIFEST_NAME
-from ..folders import leftovers, restore_replaced
+from .bundle import MANIFEST_NAME
+from .interrupted_writes import leftovers, restore_replaced
 
 __all__ = ["staged_bundle", "check_target", "recover"]
 

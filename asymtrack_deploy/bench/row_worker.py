@@ -10,34 +10,16 @@ runtime threads have nothing to do, so an idle row does not compete with the row
 """
 from __future__ import annotations
 
-import resource
 import sys
 import traceback
 
 import numpy as np
 
+from .frame_cycle import cycled_frame, read_frames
+from .host import peak_memory_mb
 from .timing import time_calls
 
-__all__ = ["RowSession", "serve", "read_frames", "peak_memory_mb", "cycled_frame"]
-
-
-def read_frames(frames_dir: str) -> list[np.ndarray]:
-    from ..sources import open_source
-
-    return list(open_source(frames_dir))
-
-
-def peak_memory_mb() -> float:
-    """This process's peak resident memory. VmHWM belongs to the process image, whereas
-    ru_maxrss survives exec and would report the parent's peak in a spawned worker."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+__all__ = ["RowSession", "serve"]
 
 
 def _device_sync(info):
@@ -54,13 +36,6 @@ def _gpu_peak_mb() -> float | None:
     if torch is not None and torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
     return None
-
-
-def cycled_frame(frames: list[np.ndarray], step: int) -> tuple[np.ndarray, bool]:
-    """The frame of tracker update ``step`` when updates cycle through ``frames[1:]``, and whether
-    the tracker restarts from the initial box first (at the start of each cycle)."""
-    steps = len(frames) - 1
-    return frames[1 + step % steps], step % steps == 0
 
 
 class RowSession:
@@ -82,23 +57,18 @@ class RowSession:
 
     def _trajectory_crops(self, count: int) -> list[np.ndarray]:
         """Search crops along the tracker's own track (cycling the sequence), batch-shaped."""
-        from ..crop import crop_rgb
-
-        info, crops = self.backend.info, []
+        crops = []
         self.tracker.init(self.frames[0], [self.init_box] * self.tracker.size)
         for i in range(count):
             frame = self.frames[1 + i % (len(self.frames) - 1)]
-            crops.append(np.stack([crop_rgb(frame, s, info.search_factor, info.search_size)[0] for s in self.tracker.states]))
+            crops.append(self.tracker.step.search_crops([frame] * self.tracker.size, self.tracker.states)[0])
             self.tracker.update(frame)
         self.tracker.init(self.frames[0], [self.init_box] * self.tracker.size)
         return crops
 
     def _template_crop(self) -> np.ndarray:
-        from ..crop import crop_rgb
-
-        info = self.backend.info
-        crop, _ = crop_rgb(self.frames[0], self.init_box, info.template_factor, info.template_size)
-        return np.repeat(crop[None], info.batch, axis=0)
+        size = self.tracker.size
+        return self.tracker.step.template_crops([self.frames[0]] * size, [self.init_box] * size)
 
     def _search(self, _: int) -> None:
         self.backend.search(self.crops[self._search_calls % len(self.crops)], self.state)
@@ -131,21 +101,9 @@ class RowSession:
         info = self.backend.info
         facts = {"streams": info.batch, "variant": info.variant, "peak_rss_mb": peak_memory_mb(),
                  "gpu_peak_mb": _gpu_peak_mb(), "runtime": self.backend.describe(),
-                 "executes": _executes(self.backend)}
+                 "executes": self.backend.executed_arithmetic()}
         self.backend.close()
         return facts
-
-
-def _executes(backend) -> str | None:
-    """The arithmetic the row's runtime runs: OpenVINO's executed graph read layer by layer
-    (done here only, as the row's process ends right after: ``OpenVinoBackend.executed_precisions``),
-    else the backend's own label (onnxruntime; None for torch)."""
-    counts = getattr(backend, "executed_precisions", None)
-    if counts is None:
-        return backend.info.extra.get("executes")
-    from ..runtimes.openvino_backend import executed_label
-
-    return executed_label(counts())
 
 
 def _error(exc: BaseException) -> dict:

@@ -8,9 +8,10 @@ for reasons that have nothing to do with the row. ``bench`` records it per row a
 from __future__ import annotations
 
 import os
+import resource
 from dataclasses import dataclass, field
 
-__all__ = ["CpuTimes", "cpu_times", "steal_pct", "process_cpu_seconds", "isa_features", "cpu_model",
+__all__ = ["CpuTimes", "cpu_times", "steal_pct", "process_cpu_seconds", "isa_features", "cpu_model", "peak_memory_mb",
            "STEAL_WARNING_PCT", "HostSample", "sample_host", "LoadWatch", "busy_reasons", "LOAD_WARNING_PER_CORE",
            "OTHERS_WARNING_PCT"]
 
@@ -239,3 +240,16 @@ def busy_reasons(load: dict) -> list[str]:
     if load.get("steal_pct") is not None and load["steal_pct"] > STEAL_WARNING_PCT:
         reasons.append(f"the hypervisor stole {load['steal_pct']:.0f}% of the CPU time")
     return reasons
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the process image, whereas
+    ru_maxrss survives exec and would report the parent's peak in a spawned worker."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -65,7 +65,10 @@ def _versions() -> dict[str, str]:
     from importlib import metadata
 
     versions = {"python": platform.python_version()}
-    for dist in ("numpy", "opencv-python-headless", "torch", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt"):
+    from .. import catalogue
+
+    runtimes = [d for entry in catalogue.backends().values() for d in entry.distributions]
+    for dist in dict.fromkeys(("numpy", "opencv-python-headless", *runtimes)):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -105,19 +108,18 @@ def gpu_info() -> dict | None:
     return {**info, "cuda_runtime": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}
 
 
-def _openvino_capabilities() -> list[str] | None:
-    """What OpenVINO's CPU plugin says this CPU computes natively (FP32, BF16, FP16, INT8...);
-    None without OpenVINO."""
+def _runtime_facts() -> dict:
+    """What each installed runtime says about the machine (``Backend.machine_facts``: OpenVINO's
+    view of the CPU's native precisions, ``openvino_capabilities``)."""
     import importlib.util
 
-    if importlib.util.find_spec("openvino") is None:
-        return None
-    import openvino
+    from .. import catalogue
 
-    try:
-        return [str(c) for c in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
-    except Exception:  # noqa: BLE001 - a CPU plugin that cannot answer: nothing to report
-        return None
+    facts: dict = {}
+    for entry in catalogue.backends().values():
+        if importlib.util.find_spec(entry.library) is not None:
+            facts.update(catalogue.load_object(entry.cls).machine_facts())
+    return facts
 
 
 def machine_info(threads: int | None = None, device: str = "cpu") -> dict:
@@ -132,12 +134,12 @@ def machine_info(threads: int | None = None, device: str = "cpu") -> dict:
         "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
         "isa": isa_features(),
-        "openvino_capabilities": _openvino_capabilities(),
         "threads": threads,
         "governor": _governor(),
         "platform": platform.platform(),
         "versions": _versions(),
         "asymtrack_deploy": __version__,
+        **_runtime_facts(),
         "caveats": "Figures depend on CPU frequency scaling, turbo, thermal state and other load; "
         "speed-ups are per-round ratios of interleaved rounds; compare rows of one run, not runs of "
         "different machines.",

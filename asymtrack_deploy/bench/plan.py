@@ -27,59 +27,58 @@ class BenchPlan:
     skipped: list[str]  # "backend precision: why"
 
 
-def _torch_rows(precisions, device, weights, threads, streams) -> tuple[list[RowSpec], list[str]]:
+def _checkpoint_rows(entry: catalogue.BackendEntry, precisions, device, weights, threads,
+                     streams) -> tuple[list[RowSpec], list[str]]:
+    """Rows of a backend that runs the checkpoint (the PyTorch reference), at the precisions its
+    registry entry runs on ``device``."""
     rows, skipped = [], []
+    runs = entry.checkpoint_precisions
     for precision in precisions:
-        if precision in ("int8", "bf16"):
-            skipped.append(f"torch {precision}: not offered (use an exported {precision} bundle)")
-        elif precision == "fp16" and device != "cuda":
-            skipped.append("torch fp16: CUDA only")
+        where = [d for d, offered in runs.items() if precision in offered]
+        if not where:
+            skipped.append(f"{entry.name} {precision}: not offered (use an exported {precision} bundle)")
+        elif device not in where:
+            skipped.append(f"{entry.name} {precision}: {', '.join(d.upper() for d in where)} only")
         else:
-            label = "torch (CUDA graph)" if device == "cuda" else "torch"
-            opts = {**weights, "device": device, "precision": precision, "batch": streams, "threads": threads}
-            rows.append(RowSpec(label, "torch", precision, opts))
+            opts = {**weights, entry.device_option: device, "precision": precision, "batch": streams, "threads": threads}
+            rows.append(RowSpec(entry.label(device), entry.name, precision, opts))
     return rows, skipped
 
 
-def _bundle_rows(backend: str, precisions, streams, threads, bundle_for: BundleFor,
+def _bundle_rows(entry: catalogue.BackendEntry, precisions, streams, threads, bundle_for: BundleFor,
                  device: str = "cpu") -> tuple[list[RowSpec], list[str]]:
-    why_not = _not_on_cuda(backend) if device == "cuda" else None
+    why_not = _not_on(entry, device)
     if why_not:
         return [], [why_not]
     rows, skipped = [], []
     for precision in precisions:
-        target = catalogue.bench_target(backend, precision)
+        target = catalogue.bench_target(entry.name, precision)
         if target is None:
-            skipped.append(f"{backend} {precision}: no export target for it in this version")
+            skipped.append(f"{entry.name} {precision}: no export target for it in this version")
             continue
         try:
             folder = bundle_for(target, precision, streams)
         except Exception as exc:  # an export that fails is a finding to show, not a crash
-            skipped.append(f"{backend} {precision}: export failed: {exc}")
+            skipped.append(f"{entry.name} {precision}: export failed: {exc}")
             continue
-        rows.append(_bundle_row(backend, precision, folder, threads, device))
+        rows.append(_bundle_row(entry, precision, folder, threads, device))
     return rows, skipped
 
 
-def _bundle_row(backend: str, precision: str, folder: Path, threads, device: str) -> RowSpec:
-    opts, label = {"bundle": str(folder), **({"threads": threads} if threads else {})}, backend
-    if device == "cuda" and backend == "onnxruntime":
-        opts["providers"], label = "cuda", "onnxruntime (CUDA)"
-    return RowSpec(label, backend, precision, opts, bundle=str(folder))
+def _bundle_row(entry: catalogue.BackendEntry, precision: str, folder: Path, threads, device: str) -> RowSpec:
+    opts = {"bundle": str(folder), **({"threads": threads} if threads else {})}
+    if device != "cpu" and entry.device_option:
+        opts[entry.device_option] = device
+    return RowSpec(entry.label(device), entry.name, precision, opts, bundle=str(folder))
 
 
-def _not_on_cuda(backend: str) -> str | None:
-    """Why a bundle backend has no CUDA rows here (None: it has)."""
-    if backend == "openvino":
-        return "openvino: runs on Intel CPUs, GPUs and NPUs, not on CUDA devices"
-    if backend == "onnxruntime":
-        import onnxruntime
-
-        providers = onnxruntime.get_available_providers()
-        if "CUDAExecutionProvider" not in providers:
-            return (f"onnxruntime: no CUDAExecutionProvider in onnxruntime {onnxruntime.__version__} "
-                    f"(providers: {', '.join(providers)}; install onnxruntime-gpu built for this CUDA)")
-    return None
+def _not_on(entry: catalogue.BackendEntry, device: str) -> str | None:
+    """Why a bundle backend has no rows on ``device`` here (None: it has)."""
+    if device not in entry.devices:
+        return f"{entry.name}: {entry.not_on_cuda or 'does not run on ' + device}"
+    if device == "cpu":
+        return None
+    return catalogue.load_object(entry.cls).unavailable_on(device)
 
 
 C_ROW_PRECISIONS = ("fp32", "int8")  # the verified default and the fast path
@@ -87,7 +86,8 @@ C_ROW_PRECISIONS = ("fp32", "int8")  # the verified default and the fast path
 
 def _c_rows(rows: list[RowSpec], library: Path | None, streams: int, threads) -> tuple[list[RowSpec], list[str]]:
     """The C tracker over the OpenVINO bundles of ``C_ROW_PRECISIONS`` already planned."""
-    openvino = [r for r in rows if r.backend == "openvino" and r.precision in C_ROW_PRECISIONS]
+    runs_c = {name for name, entry in catalogue.backends().items() if entry.c_library}  # its bundles run in C too
+    openvino = [r for r in rows if r.backend in runs_c and r.precision in C_ROW_PRECISIONS]
     if not openvino:
         return [], []
     if library is None:
@@ -113,14 +113,15 @@ def plan_rows(
     """The baseline plus one row per runnable (backend, precision), and the C tracker's rows
     over the OpenVINO bundles when ``c_library`` (``libasymtrack.so``) is given."""
     weights = {"variant": variant, **({"checkpoint": str(checkpoint)} if checkpoint else {"random_weights": True, "seed": 0})}
-    baseline = RowSpec("official PyTorch (eager)", "torch-official", "fp32",
-                       {**weights, "device": device, "batch": streams, "threads": threads}, baseline=True)
+    official = next(e for e in catalogue.backends().values() if e.baseline)
+    baseline = RowSpec("official PyTorch (eager)", official.name, "fp32",
+                       {**weights, official.device_option: device, "batch": streams, "threads": threads}, baseline=True)
     rows, skipped = [baseline], []
-    for backend in backends:
-        if backend == "torch":
-            more, why = _torch_rows(precisions, device, weights, threads, streams)
+    for entry in map(catalogue.backend_entry, backends):
+        if entry.checkpoint:
+            more, why = _checkpoint_rows(entry, precisions, device, weights, threads, streams)
         else:
-            more, why = _bundle_rows(backend, precisions, streams, threads, bundle_for, device)
+            more, why = _bundle_rows(entry, precisions, streams, threads, bundle_for, device)
         rows += more
         skipped += why
     if device == "cpu":

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .host import cpu_times, process_cpu_seconds
-from .session import serve
+from .row_worker import serve
 from .timing import LatencyStats
 
 __all__ = ["RowSpec", "run_rows", "add_speedups", "bundle_facts", "round_sizes", "round_spread", "DEFAULT_ROUNDS"]

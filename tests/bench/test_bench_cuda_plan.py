@@ -6,11 +6,14 @@ import sys
 
 import pytest
 
-from asymtrack_deploy.benchmarks.plan import plan_rows
-from asymtrack_deploy.benchmarks.display import gpu_line, markdown
-from asymtrack_deploy.benchmarks.session import _device_sync
-from asymtrack_deploy.benchmarks.timing import machine_info
+from asymtrack_deploy.bench.plan import plan_rows
+from asymtrack_deploy.bench.display import gpu_line, markdown
+from asymtrack_deploy.bench.row_worker import _device_sync
+from asymtrack_deploy.bench.timing import machine_info
 from asymtrack_deploy.runtimes import BackendInfo
+from asymtrack_deploy.tracker_spec import CropRule, StepRules
+
+_RULES = StepRules(CropRule(128, 2.0), CropRule(256, 4.0))
 
 onnxruntime = pytest.importorskip("onnxruntime")
 
@@ -48,8 +51,8 @@ def test_cuda_plan_runs_onnxruntime_on_its_cuda_provider(tmp_path, monkeypatch):
 def test_template_timing_syncs_only_torch_cuda_rows(monkeypatch):
     torch = pytest.importorskip("torch")
     monkeypatch.setitem(sys.modules, "torch", torch)
-    assert _device_sync(BackendInfo("tiny", 128, 256, extra={"device": "cuda"})) is torch.cuda.synchronize
-    assert _device_sync(BackendInfo("tiny", 128, 256, extra={"device": "cpu"})) is None
+    assert _device_sync(BackendInfo("tiny", _RULES, extra={"device": "cuda"})) is torch.cuda.synchronize
+    assert _device_sync(BackendInfo("tiny", _RULES, extra={"device": "cpu"})) is None
 
 
 def test_cpu_run_records_no_gpu_and_a_gpu_line_names_the_card():

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import catalogue
 from .host import STEAL_WARNING_PCT
 
 __all__ = ["COLUMNS", "COMPACT", "table_columns", "row_cells", "markdown", "plot_fps", "gpu_line", "machine_line",
@@ -24,7 +25,8 @@ def _stat(kind: str, key: str) -> Callable[[dict], str]:
 
 
 def _parity(row: dict) -> str:
-    if row.get("baseline") or row.get("backend") == "torch":
+    entry = catalogue.backends().get(row.get("backend"))
+    if row.get("baseline") or (entry is not None and entry.checkpoint):  # a checkpoint run is the reference
         return "reference"
     passed = row.get("parity_passed")
     return "—" if passed is None else ("pass" if passed else "FAIL")
