@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from asymtrack_deploy import demo
+from asymtrack_deploy import demo_weights as demo
 from asymtrack_deploy.export.model_source import prepare_model
 from asymtrack_deploy.runtimes import load_backend
 from asymtrack_deploy.runtimes.torch_backend import OfficialTorchBackend, TorchBackend
