@@ -54,11 +54,13 @@ def nan_checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def mismatched_bundle(tmp_path_factory) -> Path:
-    """A bundle whose manifest says 64-pixel templates (consistently) while its graph takes 128."""
+    """A bundle whose manifest describes base's 192 / 384-pixel graphs (consistently, so the
+    variant check passes) while its graphs are tiny's 128 / 256."""
+    from tests.runtimes.test_manifest_vs_graphs import GRAPH_MISMATCHES
+
     copy = Path(shutil.copytree(shared_bundle(tmp_path_factory), tmp_path_factory.mktemp("m") / "bundle"))
     manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["model"]["template_size"] = 64
-    manifest["graphs"]["template"]["inputs"][0]["shape"] = [1, 64, 64, 3]
+    GRAPH_MISMATCHES["sizes"](manifest)
     (copy / "manifest.json").write_text(json.dumps(manifest))
     return copy
 
