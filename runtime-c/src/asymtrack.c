@@ -107,18 +107,20 @@ static int device_supports(asymtrack_bundle* b, const char* property) {
     return yes;
 }
 
-/* The manifest's hint, except on a CPU without the hint's arithmetic: for f16 OpenVINO would
- * substitute bf16, whose 8-bit mantissa misses the fp16 tolerance, so f32 is used; bf16 would
- * quietly run f32 under a bf16 label, so it is refused (NULL), as the Python backend does. */
+/* The manifest's hint, as the Python backend reads it: on a CPU, f16 compiles as f32 (an fp16
+ * bundle keeps its fp16 weights and computes in f32, as its export measured, giving the same
+ * boxes on every CPU; native f16 arithmetic moved them past fp16's tolerance on aarch64), and
+ * bf16 on a CPU without bf16 arithmetic is refused (NULL): OpenVINO would quietly run f32. */
 static const char* precision_hint(asymtrack_bundle* b) {
     const char* hint = b->manifest.precision_hint;
-    int f16 = strcmp(hint, "f16") == 0;
     char* capabilities = NULL;
-    if ((!f16 && strcmp(hint, "bf16") != 0) || strncmp(b->device, "CPU", 3) != 0) return hint;
-    if (ov_core_get_property(b->core, "CPU", "OPTIMIZATION_CAPABILITIES", &capabilities) != OK) return f16 ? "f32" : NULL;
-    int native = has_token(capabilities, f16 ? "FP16" : "BF16");
+    if (strncmp(b->device, "CPU", 3) != 0) return hint;
+    if (strcmp(hint, "f16") == 0) return "f32";
+    if (strcmp(hint, "bf16") != 0) return hint;
+    if (ov_core_get_property(b->core, "CPU", "OPTIMIZATION_CAPABILITIES", &capabilities) != OK) return NULL;
+    int native = has_token(capabilities, "BF16");
     ov_free(capabilities);
-    return native ? hint : f16 ? "f32" : NULL;
+    return native ? hint : NULL;
 }
 
 static int compile_graph(asymtrack_bundle* b, const char* folder, int graph, int32_t threads) {
