@@ -6,7 +6,7 @@ sides track the same pixels: the JPEG decoder is not under test), the crops the 
 the graphs, the graphs' outputs on those crops, the Python tracker's boxes, and the C tracker's
 boxes teacher-forced on the same states (OpenVINO bundles, when a C library is given).
 
-``check WORK``: on aarch64, per bundle, (1) the tracker's crops must be the stored bytes, (2) the
+``check WORK``: on aarch64, per bundle (two at a time, one process each: ``--jobs``), (1) the tracker's crops must be the stored bytes, (2) the
 graphs on the stored crops must give x86's outputs within the precision's export tolerance
 (``parity.tolerances``, normalised box units), (3) the Python tracker teacher-forced on x86's
 states must give x86's boxes (fp32: within 0.01 px; other precisions: the precision's
