@@ -161,3 +161,20 @@ def _cfg():
     from asymtrack_deploy.models import VARIANTS
 
     return VARIANTS["tiny"]
+
+
+@pytest.mark.slow  # the baseline row alone: ~35 s on 2 busy cores
+def test_bench_reports_rknn_as_skipped_without_an_npu(tmp_path):
+    import importlib.util
+    import json
+
+    if importlib.util.find_spec("rknnlite") is not None:
+        pytest.skip("RKNNLite is installed: this machine runs rknn rows")
+    out = tmp_path / "run.json"
+    result = runner.invoke(app, ["bench", "--backends", "rknn", "--precisions", "fp16", "--frames", "2", "--warmup", "0",
+                                 "--rounds", "1", "--cache-dir", str(tmp_path / "cache"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    run = json.loads(out.read_text())
+    assert [r["backend"] for r in run["rows"] if not r.get("baseline")] == []
+    assert any(n.startswith("rknn: ") and "only on a Rockchip NPU" in n for n in run["skipped"]), run["skipped"]
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").rglob("*.rknn"))  # nothing exported
