@@ -178,3 +178,52 @@ def test_bench_reports_rknn_as_skipped_without_an_npu(tmp_path):
     assert [r["backend"] for r in run["rows"] if not r.get("baseline")] == []
     assert any(n.startswith("rknn: ") and "only on a Rockchip NPU" in n for n in run["skipped"]), run["skipped"]
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").rglob("*.rknn"))  # nothing exported
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    """``rknnlite.api`` replaced by the stand-in in tests/export/rknnlite_stand_in (see there)."""
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "rknnlite_stand_in"))
+    for name in ("rknnlite", "rknnlite.api"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    from rknnlite.api import RKNNLite
+
+    RKNNLite.calls.clear()
+    return RKNNLite
+
+
+def test_board_backend_code_over_a_stand_in_rknnlite(bundle, stand_in):
+    """The board path's own code, with RKNNLite replaced by a stand-in over the float-input ONNX
+    (the real RKNNLite and the NPU never ran here): crops fed as float32 with their values in
+    the manifest's data format, the state passed on, boxes as ONNX Runtime gives them, the
+    backend's promises on bad crops, foreign states and closing."""
+    import onnxruntime as ort
+
+    from asymtrack_deploy.runtimes.rknn_backend import RknnBackend
+    from tests.runtimes.backend_contract import (assert_bad_crops_and_states_are_refused, assert_closed_backend_says_so,
+                                                 assert_state_of_another_instance_is_refused)
+
+    crops = parity_crops(_cfg(), pairs=2)
+    pairs = {"template": crops.templates, "search": crops.searches}
+    m = load_bundle(bundle).manifest
+    template = ort.InferenceSession(str(bundle / "template.onnx"))
+    search = ort.InferenceSession(str(bundle / "search.onnx"))
+    with load_backend("rknn", bundle=bundle) as backend:
+        assert isinstance(backend, RknnBackend) and backend.info.extra["platform"] == "rk3588"
+        for t, s in zip(crops.templates, crops.searches):
+            state = template.run(None, {"template": t[None]})
+            want = search.run(None, {"search": s[None], **dict(zip([x.name for x in m.state], state))})
+            box, score = backend.search(s[None], backend.template(t[None]))
+            np.testing.assert_allclose(box, want[0], atol=1e-6)
+            np.testing.assert_allclose(score, want[1], atol=1e-6)
+        graph, inputs, data_format = stand_in.calls[-1]
+        assert graph == "search" and data_format == "nchw"
+        assert inputs[0] == ("float32", (1, 256, 256, 3)) and len(inputs) == 1 + len(m.state)
+        assert_bad_crops_and_states_are_refused(backend, pairs)
+        assert_state_of_another_instance_is_refused(RknnBackend, bundle, backend, pairs)
+    assert_closed_backend_says_so(RknnBackend, bundle, pairs)
+    with pytest.raises(ValueError, match="only rk3588 has several NPU cores|core_mask must be one of"):
+        RknnBackend(bundle, core_mask="7")
