@@ -49,8 +49,7 @@ def command(
     preset = QUICK if quick else FULL
     precisions, frames, warmup, rounds = (given if given is not None else preset[name] for name, given in
                                           (("precisions", precisions), ("frames", frames), ("warmup", warmup), ("rounds", rounds)))
-    chosen, wanted = _backends(backends, available_backends()), _precisions(precisions)
-    elsewhere = _runs_elsewhere(backends, available_backends())
+    (chosen, elsewhere), wanted = _backends(backends, available_backends()), _precisions(precisions)
     _check_device(device)
     checkpoint = checkpoint or default_checkpoint()
     if checkpoint is not None and not checkpoint.is_file():
@@ -182,9 +181,10 @@ def _announced(bundle_for, stages):
     return bundle
 
 
-def _backends(text: str | None, installed: list[str]) -> list[str]:
+def _backends(text: str | None, installed: list[str]) -> tuple[list[str], list[str]]:
+    """The backends to measure, and skipped notes for those that run only on hardware absent here."""
     if text is None:
-        return [b for b in backend_names() if b in installed]
+        return [b for b in backend_names() if b in installed], _runs_elsewhere(text, installed)
     names = _named(text)
     unknown = [n for n in names if n not in backend_names()]
     if unknown:
@@ -192,7 +192,7 @@ def _backends(text: str | None, installed: list[str]) -> list[str]:
     missing = [n for n in names if n not in installed and not catalogue.backend_entry(n).missing]
     if missing:
         fail(f"backend(s) not installed here: {', '.join(missing)} (installed: {', '.join(installed)})")
-    return [n for n in names if n in installed]
+    return [n for n in names if n in installed], _runs_elsewhere(text, installed)
 
 
 def _runs_elsewhere(text: str | None, installed: list[str]) -> list[str]:

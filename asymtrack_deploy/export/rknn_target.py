@@ -30,7 +30,6 @@ Measured (demo weights, 8 crop pairs, rk3588, x86): the numbers are in the READM
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +38,7 @@ from ..bundle import Manifest
 from ..runtimes.base import Backend, BackendInfo, BackendUnavailable
 from ..runtimes.rknn_backend import FLOAT_ONNX_ROLE, MODEL_ROLE, PLATFORMS
 from .pipeline import Conversion, ConversionJob, Converter
-from .toolkit_process import ToolkitError, run_toolkit, toolkit_python
+from .toolkit_process import printed_versions, run_toolkit, toolkit_python
 
 __all__ = ["RknnConverter", "SimulatorRecord", "model_file", "float_onnx_file", "TOOLKIT", "TOOLKIT_ENV"]
 
@@ -123,7 +122,7 @@ class RknnConverter(Converter):
         for g in _GRAPHS:
             args += [job.stage / float_onnx_file(g), job.stage / model_file(g, self.platform)]
         output = run_toolkit(_CONVERT, args, f"RKNN-Toolkit2 ({self.platform})", python=python, cwd=job.stage)
-        versions = _versions(output)
+        versions = printed_versions(output, "RKNN-Toolkit2's conversion")
         with np.load(results) as found:
             simulated = {k: found[k] for k in found.files}
         feeds.unlink()
@@ -192,13 +191,6 @@ def _state_difference(job: ConversionJob, batches: dict[str, np.ndarray], states
     reference = [session.run(None, {name: t}) for t in batches["templates"]]
     return float(max(np.abs(states[k][i] - reference[i][k]).max()
                      for i in range(len(reference)) for k in range(len(states))))
-
-
-def _versions(output: str) -> dict:
-    lines = [line for line in output.splitlines() if line.startswith("VERSIONS ")]
-    if not lines:
-        raise ToolkitError(f"RKNN-Toolkit2's conversion printed no versions: ...{output[-2000:]}")
-    return json.loads(lines[-1][len("VERSIONS "):])
 
 
 class SimulatorRecord:
