@@ -74,7 +74,9 @@ class BackendEntry:
     ``devices``: where ``bench`` rows of it run ("cpu", "cuda"); ``labels``: device -> bench row
     label (default: the name); ``checkpoint_precisions``: device -> precisions ``bench`` runs
     for a checkpoint backend (bundle backends: ``TargetEntry.bench_precisions``);
-    ``not_on_cuda``: why it has no CUDA rows; ``c_library``: the C library (``runtime-c``) runs
+    ``not_on_cuda``: why it has no CUDA rows; ``missing``: what ``load_backend`` says when
+    ``library`` is not installed, where the pip line is not the answer (a runtime that exists
+    only on its own hardware); ``c_library``: the C library (``runtime-c``) runs
     its bundles too (``bench``'s C rows); ``serving``: how Triton serves it (None: not served).
     Facts that are code are hooks of the class: ``state_from_rows`` / ``state_rows``
     (serving's stream table), ``unavailable_on(device)``, ``machine_facts()``.
@@ -92,6 +94,7 @@ class BackendEntry:
     labels: Mapping[str, str] = field(default_factory=dict)
     checkpoint_precisions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     not_on_cuda: str = ""
+    missing: str = ""
     c_library: bool = False
     serving: ServingFacts | None = None
 
@@ -143,6 +146,13 @@ _BUILTIN_BACKENDS = (
     BackendEntry("mnn", "asymtrack_deploy.runtimes.mnn_backend:MnnBackend", "MNN", "mnn", ("MNN",)),
     BackendEntry("litert", "asymtrack_deploy.runtimes.litert_backend:LiteRtBackend", "ai_edge_litert", "litert",
                  ("ai-edge-litert",)),
+    # Rockchip NPUs: RKNNLite (rknn-toolkit-lite2) exists only on the boards (aarch64 wheels)
+    BackendEntry("rknn", "asymtrack_deploy.runtimes.rknn_backend:RknnBackend", "rknnlite", "rknn",
+                 ("rknn-toolkit-lite2",), labels={"cpu": "rknn (NPU)"},
+                 missing="the rknn backend runs .rknn models only on a Rockchip NPU, through RKNNLite "
+                         "(rknn-toolkit-lite2, on the board: pip install 'asymtrack-deploy[rknn]'), which is not "
+                         "installed here; elsewhere only RKNN-Toolkit2's simulator runs them, at export: the "
+                         "bundle's simulator parity is in its manifest (asymtrack-deploy info --bundle B)"),
 )
 
 _BUILTIN_TARGETS = (
@@ -162,6 +172,9 @@ _BUILTIN_TARGETS = (
                 tolerances={"fp32": (5e-4, 0.999)}),
     TargetEntry("litert", "litert", ("fp32", "fp16"), ("source_onnx", "tflite_model"), "litert",
                 "asymtrack_deploy.export.litert_target:LiteRtConverter", ("fp32", "fp16")),
+    # RKNN has no fp32 mode; the float-input ONNX copy its toolkit needs is kept beside the models
+    TargetEntry("rknn", "rknn", ("fp16",), ("source_onnx", "rknn_float_onnx", "rknn_model"), "rknn",
+                "asymtrack_deploy.export.rknn_target:RknnConverter", ("fp16",)),
 )
 
 _registry: tuple[dict[str, BackendEntry], dict[str, TargetEntry]] | None = None

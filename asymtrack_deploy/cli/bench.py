@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .. import catalogue
 from ..catalogue import PRECISIONS, backend_names
 from ..limits import MAX_THREADS
 from .console import err, fail, out
@@ -48,7 +49,7 @@ def command(
     preset = QUICK if quick else FULL
     precisions, frames, warmup, rounds = (given if given is not None else preset[name] for name, given in
                                           (("precisions", precisions), ("frames", frames), ("warmup", warmup), ("rounds", rounds)))
-    chosen, wanted = _backends(backends, available_backends()), _precisions(precisions)
+    (chosen, elsewhere), wanted = _backends(backends, available_backends()), _precisions(precisions)
     _check_device(device)
     checkpoint = checkpoint or default_checkpoint()
     if checkpoint is not None and not checkpoint.is_file():
@@ -62,6 +63,7 @@ def command(
                              _announced(bundle_for, stages), _c_library(c_library))
         except (ValueError, OSError) as exc:  # a checkpoint that does not fit, an unwritable cache
             fail(str(exc))
+        plan.skipped += elsewhere
         for note in plan.skipped:
             stages.note(f"[yellow]skipped[/] {note}")
         before = cpu_times()
@@ -179,17 +181,30 @@ def _announced(bundle_for, stages):
     return bundle
 
 
-def _backends(text: str | None, installed: list[str]) -> list[str]:
+def _backends(text: str | None, installed: list[str]) -> tuple[list[str], list[str]]:
+    """The backends to measure, and skipped notes for those that run only on hardware absent here."""
     if text is None:
-        return [b for b in backend_names() if b in installed]
-    names = [n.strip() for n in text.split(",") if n.strip()]
+        return [b for b in backend_names() if b in installed], _runs_elsewhere(text, installed)
+    names = _named(text)
     unknown = [n for n in names if n not in backend_names()]
     if unknown:
         raise typer.BadParameter(f"unknown backend(s) {', '.join(unknown)}: expected {', '.join(backend_names())}")
-    missing = [n for n in names if n not in installed]
+    missing = [n for n in names if n not in installed and not catalogue.backend_entry(n).missing]
     if missing:
         fail(f"backend(s) not installed here: {', '.join(missing)} (installed: {', '.join(installed)})")
-    return names
+    return [n for n in names if n in installed], _runs_elsewhere(text, installed)
+
+
+def _runs_elsewhere(text: str | None, installed: list[str]) -> list[str]:
+    """Skipped notes for the asked (default: all) backends that run only on their own hardware
+    (an NPU) and are absent here: what their registry entry says instead of a row."""
+    asked = _named(text) if text is not None else backend_names()
+    return [f"{n}: {catalogue.backend_entry(n).missing}" for n in asked
+            if n not in installed and catalogue.backend_entry(n).missing]
+
+
+def _named(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def _precisions(text: str) -> list[str]:

@@ -29,8 +29,8 @@ def command(
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed for --random-weights.")] = 0,
     precision: Annotated[
-        Precision, typer.Option(help="fp32, fp16, int8 (openvino, onnxruntime, tensorrt) or bf16 (openvino, CPUs with AMX or AVX512-BF16).")
-    ] = Precision("fp32"),
+        Optional[Precision], typer.Option(help="fp32, fp16, int8 (openvino, onnxruntime, tensorrt) or bf16 (openvino, CPUs with AMX or AVX512-BF16); default: fp32, or the target's first precision where it has no fp32.")
+    ] = None,
     calib: Annotated[
         Optional[Path],
         typer.Option(help="int8 calibration frames: a video, an image folder or a sequence folder with groundtruth.txt "
@@ -47,6 +47,10 @@ def command(
     serving_backend: Annotated[Optional[str], typer.Option("--backend", help=SERVING_HELP["backend"])] = None,
     instances: Annotated[Optional[int], typer.Option(min=1, help=SERVING_HELP["instances"])] = None,
     max_batch: Annotated[Optional[int], typer.Option(min=1, help=SERVING_HELP["max_batch"])] = None,
+    platform: Annotated[
+        Optional[str], typer.Option(help="The chip a target builds for, where it builds for one (--target rknn: a "
+                                         "Rockchip SoC; its converter names the choices).")
+    ] = None,
 ) -> None:
     try:  # before torch and the exporters are imported: refused in a fraction of a second
         check_batch(batch, "--batch")
@@ -59,17 +63,24 @@ def command(
     if checkpoint is not None and not checkpoint.is_file():
         fail(f"{checkpoint}: no such checkpoint file")
     options = {"checkpoint": checkpoint, "variant": variant.value, "out_dir": out_dir, "batch": batch, "force": force,
-               "opset": opset, "random_weights": random_weights, "seed": seed, "precision": precision.value,
+               "opset": opset, "random_weights": random_weights, "seed": seed, "precision": _precision(target.value, precision),
                "calib": calib, "calib_count": calib_count, "calib_seed": calib_seed,
                "calib_box": parse_box(calib_box) if calib_box is not None else None}
-    # the triton target's own options, given only when set (another target refuses them)
+    # a target's own options (triton's, a chip), given only when set (another target refuses them)
     options.update({k: v for k, v in (("backend", serving_backend), ("instances", instances),
-                                      ("max_batch", max_batch)) if v is not None})
+                                      ("max_batch", max_batch), ("platform", platform)) if v is not None})
     bundle = _export(target.value, options)
     if as_json:
         out.print_json(json.dumps(bundle.manifest.to_dict()))
     else:
         _render(bundle)
+
+
+def _precision(target: str, given) -> str:
+    """--precision, or the target's first precision (fp32 for every target that has it)."""
+    from ..catalogue import target_entry
+
+    return given.value if given is not None else target_entry(target).precisions[0]
 
 
 def _demo_weights(variant: str) -> Path:

@@ -191,11 +191,12 @@ def _flatten(data, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def _render_section(title: str, data: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=title.capitalize(), show_header=False)
     t.add_column(style="bold")
     t.add_column()
     for key, value in _flatten(data):
-        t.add_row(key, value)
+        t.add_row(key, escape(value))  # manifest text and error messages are not markup ("[rknn]")
     out.print(t)

@@ -30,13 +30,12 @@ the network refused (``toolkit_process``). The backend needs only ``ai-edge-lite
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..runtimes.base import BackendUnavailable, require
 from ..runtimes.litert_backend import MODEL_ROLE, SIGNATURE, litert_version
 from .pipeline import Conversion, ConversionJob, Converter
-from .toolkit_process import ToolkitError, run_toolkit, toolkit_python
+from .toolkit_process import printed_versions, run_toolkit, toolkit_python
 
 __all__ = ["LiteRtConverter", "model_file", "TOOLKIT", "TOOLKIT_ENV"]
 
@@ -88,7 +87,7 @@ class LiteRtConverter(Converter):
             output = run_toolkit(_CONVERT, [program, job.stage / model_file(g, job.precision), job.precision],
                                  f"litert-torch on the {g} graph", python=python, cwd=job.stage)
             program.unlink()
-            versions = _versions(output)
+            versions = printed_versions(output, "litert-torch's conversion")
         files = {g: {MODEL_ROLE: model_file(g, job.precision)} for g in _GRAPHS}
         export = {"converter": f"litert-torch {versions['litert-torch']} from torch.export of the PyTorch graphs "
                                f"(torch {versions['torch']}; the ONNX graphs are kept as source_onnx, not converted)"}
@@ -121,13 +120,6 @@ def _save_program(job: ConversionJob, graph: str) -> Path:
     with torch.no_grad():
         torch.export.save(torch.export.export(wrapper, wrapper.example_inputs(job.source.batch)), str(path))
     return path
-
-
-def _versions(output: str) -> dict:
-    lines = [line for line in output.splitlines() if line.startswith("VERSIONS ")]
-    if not lines:
-        raise ToolkitError(f"litert-torch's conversion printed no versions: ...{output[-2000:]}")
-    return json.loads(lines[-1][len("VERSIONS "):])
 
 
 def _signature_names(path: Path) -> dict[str, list[str]]:

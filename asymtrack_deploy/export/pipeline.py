@@ -12,7 +12,8 @@ bundle only if every step passes (``staged_folder``):
 4. for a converting target: calibration feeds from the crops (int8), the converter's files, the
    derived manifest (the fp32 ONNX graphs stay in the bundle as ``source_onnx``);
 5. the export-time parity of what the target's backend runs (loaded through the runtime
-   registry), recorded in the manifest with the time the export took.
+   registry; or, for a runtime that cannot run here, what the converter's stand-in gives: the
+   outputs of a vendor's simulator), recorded in the manifest with the time the export took.
 
 A converter (``Converter``) only turns the staged ONNX graphs into its files and says what the
 manifest records; adding a target is one converter module and one registry entry (``catalogue``).
@@ -72,6 +73,7 @@ class ConversionJob:
     feeds: CalibrationFeeds | None = None
     model: object = None  # the AsymTrack being exported (fp32, eval mode), for converters that trace again
     simplifier: str = DEFAULT_SIMPLIFIER  # the source graphs' simplifier, for graphs traced again
+    parity_crops: ParityCrops | None = None  # the crops of the export-time parity that follows the conversion
 
     def onnx_path(self, graph: str) -> Path:
         return self.stage / self.source.graph(graph).files["onnx"]
@@ -113,6 +115,13 @@ class Converter(ABC):
         """Options of the target's backend for the export-time parity check."""
         return {}
 
+    def parity_stand_in(self, job: ConversionJob, manifest: Manifest) -> Backend | None:
+        """A backend standing for the target's runtime in the export-time parity where that
+        runtime cannot run on this machine (an NPU that its vendor's toolkit only simulates here:
+        the outputs the simulator gave on ``job.parity_crops``); None: the target's backend,
+        loaded over the stage."""
+        return None
+
     def finish(self, stage: Path, job: ConversionJob) -> None:
         """Turn the verified bundle in ``stage`` into the delivery (default: it is the bundle)."""
 
@@ -130,14 +139,15 @@ class Converter(ABC):
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """What every target takes. ``box_tolerance`` None: the precision's (``parity.tolerances``)."""
+    """What every target takes. ``precision`` None: the target's first (fp32 where it has it);
+    ``box_tolerance`` None: the precision's (``parity.tolerances``)."""
 
     checkpoint: str | os.PathLike | None
     variant: str
     out_dir: str | os.PathLike
     batch: int = 1
     force: bool = False
-    precision: str = "fp32"
+    precision: str | None = None
     opset: int = DEFAULT_OPSET
     simplifier: str = DEFAULT_SIMPLIFIER
     random_weights: bool = False
@@ -235,10 +245,13 @@ class _Run:
     say: Callable[..., None] = _silent  # the progress callback: told each step as it starts (and its count)
     tick: Callable[[], None] = _no_tick  # one more unit of a counted step done
 
-    def parity(self, backend: str, options: dict, pairs: int, tolerance: float) -> dict:
-        crops = replace(self.crops, templates=self.crops.templates[:pairs], searches=self.crops.searches[:pairs])
-        with load_backend(backend, bundle=self.stage, **options) as candidate:
+    def parity(self, backend: str, options: dict, pairs: int, tolerance: float, stand_in: Backend | None = None) -> dict:
+        crops = self.first_crops(pairs)
+        with stand_in or load_backend(backend, bundle=self.stage, **options) as candidate:
             return compare_on_crops(self.reference, candidate, crops, tolerance)
+
+    def first_crops(self, pairs: int) -> ParityCrops:
+        return replace(self.crops, templates=self.crops.templates[:pairs], searches=self.crops.searches[:pairs])
 
 
 def export_bundle(target: str, progress: Callable[..., None] | None = None, advance: Callable[[], None] | None = None,
@@ -255,6 +268,8 @@ def export_bundle(target: str, progress: Callable[..., None] | None = None, adva
     """
     entry = catalogue.target_entry(target)
     opts, specific = _split_options(target, options)
+    if opts.precision is None:
+        opts = replace(opts, precision=entry.precisions[0])
     converter = _converter(entry, specific)
     opts.check(entry)
     check_writable(opts.out_dir, "the bundle", folder=True, beside=True)  # staged beside it, before the work
@@ -317,16 +332,17 @@ def _convert(run: _Run, source: Manifest, converter: Converter, entry, calib: Ca
     feeds = _calibration_feeds(run, source, calib, entry.name) if calib is not None else None
     run.say(f"{'int8 calibration and ' if calib is not None else ''}conversion to {entry.name} {opts.precision}",
             total=len(feeds.search) if feeds is not None else None)
-    run.job = ConversionJob(run.stage, source, opts.precision, feeds, run.model, opts.simplifier)
+    pairs = parity_pairs(opts.batch, opts.parity_pairs, CONVERTED_PARITY_PAIRS)
+    run.job = ConversionJob(run.stage, source, opts.precision, feeds, run.model, opts.simplifier, run.first_crops(pairs))
     conversion = converter.convert(run.job)
     _check_roles(entry, conversion)
     bundle_target = converter.bundle_target or entry.name
     manifest = derived_manifest(source, bundle_target, opts.precision, conversion, feeds)
     manifest = write_manifest(run.stage, manifest, extra_files=conversion.extra_files)
     tolerance = tolerance_for(opts.precision, bundle_target).box if opts.box_tolerance is None else opts.box_tolerance
-    pairs = parity_pairs(opts.batch, opts.parity_pairs, CONVERTED_PARITY_PAIRS)
     run.say(f"parity of the {entry.name} {opts.precision} graphs against PyTorch ({pairs} crop pairs)")
-    parity = run.parity(converter.parity_backend or entry.backend, converter.backend_options(), pairs, tolerance)
+    parity = run.parity(converter.parity_backend or entry.backend, converter.backend_options(), pairs, tolerance,
+                        converter.parity_stand_in(run.job, manifest))
     run.extra_files = conversion.extra_files
     return replace(manifest, parity=parity)
 

@@ -18,15 +18,17 @@ The child's output is kept and its tail is quoted in the error when it fails.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["ToolkitError", "run_toolkit", "toolkit_python", "TOOLKITS_HOME_ENV"]
+__all__ = ["ToolkitError", "run_toolkit", "toolkit_python", "printed_versions", "TOOLKITS_HOME_ENV", "VERSIONS"]
 
 TOOLKITS_HOME_ENV = "ASYMTRACK_TOOLKITS_HOME"  # where the toolkits' own virtual environments live
 _TAIL = 2500  # characters of the child's output quoted in an error
+VERSIONS = "VERSIONS "  # a child's line that gives, as JSON, the versions of what it ran
 
 # Prepended to the child's code: connections refused, and child processes that would install or
 # download something (pip, curl, wget, git) refused too; local tools (``file``, ``uname``) still run.
@@ -93,3 +95,12 @@ def run_toolkit(code: str, args: list[str], what: str, python: Path | str | None
     if done.returncode != 0:
         raise ToolkitError(f"{what} failed (exit {done.returncode}): ...{output[-_TAIL:]}")
     return output
+
+
+def printed_versions(output: str, what: str) -> dict:
+    """The versions a toolkit child printed on its last ``VERSIONS {json}`` line, for the
+    manifest; a ToolkitError naming ``what`` when it printed none."""
+    lines = [line for line in output.splitlines() if line.startswith(VERSIONS)]
+    if not lines:
+        raise ToolkitError(f"{what} printed no versions: ...{output[-_TAIL:]}")
+    return json.loads(lines[-1][len(VERSIONS):])

@@ -38,10 +38,10 @@ def load_backend(name: str, **options) -> Backend:
     ``load_backend("onnxruntime", bundle=DIR)``; options go to the backend's constructor."""
     entry = catalogue.backend_entry(name)
     if importlib.util.find_spec(entry.library) is None:
-        raise BackendUnavailable(
+        raise BackendUnavailable(entry.missing or (
             f"backend {name!r} needs {entry.library}, which is not installed. "
             f"Install it with: pip install 'asymtrack-deploy[{entry.extra}]'"
-        )
+        ))
     return catalogue.load_object(entry.cls)(**options)
 
 
