@@ -45,8 +45,8 @@ for toolkit in "${wanted[@]}"; do
   case "$toolkit" in
     litert-torch) install_toolkit litert-torch litert_torch torch==2.13.0 litert-torch==0.10.0 ;;
     rknn) install_toolkit rknn rknn.api numpy==1.26.4 protobuf==4.25.4 onnx==1.18.0 'onnxruntime<1.23' scipy \
-            ruamel.yaml psutil tqdm opencv-python-headless fast-histogram torch==2.13.0 'setuptools<70' \
-            -- rknn-toolkit2==2.5.0 ;;
+            ruamel.yaml psutil tqdm opencv-python-headless fast-histogram torch==2.13.0 \
+            -- 'setuptools<70' rknn-toolkit2==2.5.0 ;;  # setuptools as in the verified environment (69.5.1); pip's resolver refuses it beside torch 2.13's own requirement, hence --no-deps
     *) echo "edge-toolkits: unknown toolkit $toolkit (expected litert-torch or rknn)" >&2; exit 2 ;;
   esac
 done

@@ -55,7 +55,7 @@ _GRAPHS = ("template", "search")
 _VENV = "~/.cache/asymtrack-deploy/toolkits/rknn"
 _INSTALL = (f"python -m venv {_VENV} && {_VENV}/bin/pip install numpy==1.26.4 protobuf==4.25.4 onnx==1.18.0 "
             f"'onnxruntime<1.23' scipy ruamel.yaml psutil tqdm opencv-python-headless fast-histogram torch==2.13.0 "
-            f"'setuptools<70' && {_VENV}/bin/pip install --no-deps rknn-toolkit2==2.5.0")
+            f"&& {_VENV}/bin/pip install --no-deps 'setuptools<70' rknn-toolkit2==2.5.0")
 
 # Runs in the toolkit's interpreter: argv = platform, feeds.npz, results.npz, then per graph
 # (template, search) its float-input ONNX and its .rknn; prints the versions.
