@@ -19,7 +19,7 @@ from asymtrack_deploy.runtimes import BackendUnavailable, load_backend, load_bun
 from tests.export.derived_bundles import demo_checkpoint
 
 runner = CliRunner()
-INSTALL = "pip install --no-deps rknn-toolkit2==2.5.0"
+INSTALL = "pip install --no-deps 'setuptools<70' rknn-toolkit2==2.5.0"
 
 
 def _require_toolkit():
