@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from .. import catalogue
 from ..catalogue import PRECISIONS, backend_names
@@ -65,7 +66,7 @@ def command(
             fail(str(exc))
         plan.skipped += elsewhere
         for note in plan.skipped:
-            stages.note(f"[yellow]skipped[/] {note}")
+            stages.note(f"[yellow]skipped[/] {escape(note)}")  # notes hold pip extras: "[rknn]"
         before = cpu_times()
         progress = _RowProgress(stages, plan.rows, min(rounds, frames), watch)
         rows = run_rows(plan.rows, sequence.folder, sequence.init_box, frames, warmup, rounds,
@@ -216,7 +217,6 @@ def _precisions(text: str) -> list[str]:
 
 
 def _render(run: dict, wide: bool) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from ..bench.display import gpu_line, host_warning, machine_line, row_cells, run_notes, table_columns

@@ -177,6 +177,7 @@ def test_bench_reports_rknn_as_skipped_without_an_npu(tmp_path):
     run = json.loads(out.read_text())
     assert [r["backend"] for r in run["rows"] if not r.get("baseline")] == []
     assert any(n.startswith("rknn: ") and "only on a Rockchip NPU" in n for n in run["skipped"]), run["skipped"]
+    assert "pip install 'asymtrack-deploy[rknn]'" in " ".join(result.output.split())  # not eaten as markup
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").rglob("*.rknn"))  # nothing exported
 
 
