@@ -161,12 +161,21 @@ static int64_t source_coordinate(int64_t d, double scale, float* fraction) {
     return (int64_t)s;
 }
 
+/* Each destination column's two taps: byte offsets from a source row's first pixel and 11-bit
+ * weights. A tap on the zero padding gets weight 0 and the offset of a valid pixel, so the
+ * horizontal pass reads every tap without a branch and still adds 0 for padding. */
 typedef struct at_linear_plan {
-    int64_t* col0; /* source byte offsets (or -1) of the two columns of each destination x */
+    int64_t* col0;
     int64_t* col1;
     int32_t* alpha0;
     int32_t* alpha1;
 } at_linear_plan;
+
+static void plan_tap(const at_source* s, int64_t wx, int32_t weight, int64_t* offset, int32_t* alpha) {
+    int64_t column = source_column(s, wx);
+    *offset = column >= 0 ? column : (s->x1 + s->vx0) * s->bpp;
+    *alpha = column >= 0 ? weight : 0;
+}
 
 static void plan_columns(const at_source* s, int dst_width, at_linear_plan* p) {
     double scale = 1.0 / ((double)dst_width / (double)s->width);
@@ -175,42 +184,54 @@ static void plan_columns(const at_source* s, int dst_width, at_linear_plan* p) {
         int64_t sx = source_coordinate(dx, scale, &f);
         if (sx < 0) sx = 0, f = 0.0f;
         if (sx >= s->width - 1) sx = s->width - 1, f = 0.0f;
-        p->col0[dx] = source_column(s, sx);
-        p->col1[dx] = source_column(s, sx + 1 < s->width ? sx + 1 : sx);
-        p->alpha0[dx] = fixed_weight(1.0f - f);
-        p->alpha1[dx] = fixed_weight(f);
+        plan_tap(s, sx, fixed_weight(1.0f - f), &p->col0[dx], &p->alpha0[dx]);
+        plan_tap(s, sx + 1 < s->width ? sx + 1 : sx, fixed_weight(f), &p->col1[dx], &p->alpha1[dx]);
     }
 }
 
-static void horizontal_pass(const at_source* s, const at_linear_plan* p, int64_t wy, int dst_width, int32_t* out) {
-    static const uint8_t zeros[4] = {0, 0, 0, 0}; /* a padding pixel */
-    const uint8_t* row = source_row(s, wy);
-    const int cn = s->channels, o0 = s->order[0], o1 = s->order[1], o2 = s->order[2];
-    if (row == NULL) {
-        memset(out, 0, sizeof(int32_t) * (size_t)dst_width * (size_t)cn);
-        return;
-    }
-    for (int dx = 0; dx < dst_width; dx++, out += cn) {
-        const uint8_t* a = p->col0[dx] >= 0 ? row + p->col0[dx] : zeros;
-        const uint8_t* b = p->col1[dx] >= 0 ? row + p->col1[dx] : zeros;
+/* The horizontal pass keeps h >> 4, all that the vertical pass reads: h <= 255 * 2049, so
+ * h >> 4 fits int16, which lets the vertical pass run on 16-bit lanes. */
+static inline void horizontal_rgb(const uint8_t* row, const at_linear_plan* p, int dst_width, int o0, int o1, int o2,
+                                  int16_t* restrict out) {
+    for (int dx = 0; dx < dst_width; dx++, out += 3) {
+        const uint8_t* a = row + p->col0[dx];
+        const uint8_t* b = row + p->col1[dx];
         const int32_t w0 = p->alpha0[dx], w1 = p->alpha1[dx];
-        if (cn == 3) {
-            out[0] = a[o0] * w0 + b[o0] * w1;
-            out[1] = a[o1] * w0 + b[o1] * w1;
-            out[2] = a[o2] * w0 + b[o2] * w1;
-        } else {
-            for (int c = 0; c < cn; c++) out[c] = a[s->order[c]] * w0 + b[s->order[c]] * w1;
-        }
+        out[0] = (int16_t)((a[o0] * w0 + b[o0] * w1) >> 4);
+        out[1] = (int16_t)((a[o1] * w0 + b[o1] * w1) >> 4);
+        out[2] = (int16_t)((a[o2] * w0 + b[o2] * w1) >> 4);
     }
 }
 
-/* Weights are in [0, 2048] and h <= 255 * 2049, so the value stays in [0, 255]: no clamp. */
-static uint8_t vertical_value(int32_t h0, int32_t h1, int32_t beta0, int32_t beta1) {
-    return (uint8_t)((((beta0 * (h0 >> 4)) >> 16) + ((beta1 * (h1 >> 4)) >> 16) + 2) >> 2);
+static void horizontal_pass(const at_source* s, const at_linear_plan* p, int64_t wy, int dst_width, int16_t* out) {
+    const uint8_t* row = source_row(s, wy);
+    const int cn = s->channels;
+    if (row == NULL) {
+        memset(out, 0, sizeof(int16_t) * (size_t)dst_width * (size_t)cn);
+    } else if (cn == 3 && s->order[0] == 2 && s->order[2] == 0) { /* constants: the compiler specialises */
+        horizontal_rgb(row, p, dst_width, 2, 1, 0, out);
+    } else if (cn == 3) {
+        horizontal_rgb(row, p, dst_width, s->order[0], s->order[1], s->order[2], out);
+    } else {
+        for (int dx = 0; dx < dst_width; dx++, out += cn)
+            for (int c = 0; c < cn; c++)
+                out[c] = (int16_t)((row[p->col0[dx] + s->order[c]] * p->alpha0[dx] +
+                                    row[p->col1[dx] + s->order[c]] * p->alpha1[dx]) >> 4);
+    }
 }
 
-/* One destination row; a loop the compiler vectorises. */
-static void vertical_row(const int32_t* restrict h0, const int32_t* restrict h1, int32_t beta0, int32_t beta1,
+/* OpenCV's ((beta * (h >> 4)) >> 16) is a 16-bit multiply-high (beta <= 2048, h >> 4 < 2^15);
+ * weights sum to about 2048, so the value stays in [0, 255]: no clamp. */
+static inline int32_t mul_high(int16_t beta, int16_t h) {
+    return (int16_t)(((int32_t)beta * (int32_t)h) >> 16);
+}
+
+static uint8_t vertical_value(int16_t h0, int16_t h1, int16_t beta0, int16_t beta1) {
+    return (uint8_t)((mul_high(beta0, h0) + mul_high(beta1, h1) + 2) >> 2);
+}
+
+/* One destination row; a loop the compiler vectorises (multiply-high on 16-bit lanes). */
+static void vertical_row(const int16_t* restrict h0, const int16_t* restrict h1, int16_t beta0, int16_t beta1,
                          uint8_t* restrict out, size_t count) {
     for (size_t j = 0; j < count; j++) out[j] = vertical_value(h0[j], h1[j], beta0, beta1);
 }
@@ -221,11 +242,11 @@ static int64_t clamp_row(int64_t y, int64_t height) {
 
 /* Horizontal rows computed once and kept while consecutive destination rows reuse them. */
 typedef struct at_row_cache {
-    int32_t* rows[2];
+    int16_t* rows[2];
     int64_t index[2];
 } at_row_cache;
 
-static const int32_t* cached_row(const at_source* s, const at_linear_plan* p, at_row_cache* cache, int64_t wy,
+static const int16_t* cached_row(const at_source* s, const at_linear_plan* p, at_row_cache* cache, int64_t wy,
                                  int64_t avoid, int dst_width) {
     for (int k = 0; k < 2; k++)
         if (cache->index[k] == wy) return cache->rows[k];
@@ -238,20 +259,21 @@ static const int32_t* cached_row(const at_source* s, const at_linear_plan* p, at
 static int resize_linear(const at_source* s, uint8_t* dst, int dst_width, int dst_height, int out_channels,
                          at_error* err) {
     size_t n = (size_t)dst_width, row_len = n * (size_t)s->channels;
-    void* block = malloc(n * (2 * sizeof(int64_t) + 2 * sizeof(int32_t)) + 2 * row_len * sizeof(int32_t));
+    void* block = malloc(n * (2 * sizeof(int64_t) + 2 * sizeof(int32_t)) + 2 * row_len * sizeof(int16_t));
     if (block == NULL) return at_fail(err, ASYMTRACK_ERROR_OUT_OF_MEMORY, "out of memory in the crop resize");
     at_linear_plan plan = {(int64_t*)block, (int64_t*)block + n, (int32_t*)((int64_t*)block + 2 * n), NULL};
     plan.alpha1 = plan.alpha0 + n;
-    at_row_cache cache = {{plan.alpha1 + n, plan.alpha1 + n + row_len}, {-1, -1}};
+    int16_t* rows = (int16_t*)(plan.alpha1 + n);
+    at_row_cache cache = {{rows, rows + row_len}, {-1, -1}};
     plan_columns(s, dst_width, &plan);
     double scale = 1.0 / ((double)dst_height / (double)s->height);
     for (int dy = 0; dy < dst_height; dy++) {
         float f;
         int64_t sy = source_coordinate(dy, scale, &f);
         int64_t r0 = clamp_row(sy, s->height), r1 = clamp_row(sy + 1, s->height);
-        const int32_t* h0 = cached_row(s, &plan, &cache, r0, -2, dst_width);
-        const int32_t* h1 = cached_row(s, &plan, &cache, r1, r0, dst_width);
-        int32_t beta0 = fixed_weight(1.0f - f), beta1 = fixed_weight(f);
+        const int16_t* h0 = cached_row(s, &plan, &cache, r0, -2, dst_width);
+        const int16_t* h1 = cached_row(s, &plan, &cache, r1, r0, dst_width);
+        int16_t beta0 = fixed_weight(1.0f - f), beta1 = fixed_weight(f);
         uint8_t* out = dst + (size_t)dy * n * (size_t)out_channels;
         if (s->channels == out_channels) {
             vertical_row(h0, h1, beta0, beta1, out, row_len);
