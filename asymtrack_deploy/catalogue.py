@@ -108,8 +108,9 @@ class TargetEntry:
 
     ``converter``: "module:Class" turning the staged fp32 ONNX graphs into the target's files
     (None: the ONNX graphs are the bundle). ``roles``: the manifest file roles of each graph.
-    ``bench_precisions``: the precisions ``bench`` measures through this target (the ``onnx``
-    target covers ONNX Runtime fp32, the ``onnxruntime`` target its fp16 and int8).
+    ``bench_precisions``: the precisions ``bench`` measures through this target (ONNX Runtime's
+    rows run the ``onnxruntime`` target's graphs, rewritten and optimised for it: its fp32 step
+    is about 6 % faster than the plain ``onnx`` graph's, which is not benched).
     ``tolerances``: precision -> (box, min_iou) where this target's runtime measurably differs
     from the precision's tolerance in ``parity.tolerances`` (another runtime's kernels: the
     figures and where they were measured are in the target's converter module).
@@ -156,9 +157,9 @@ _BUILTIN_BACKENDS = (
 )
 
 _BUILTIN_TARGETS = (
-    TargetEntry("onnx", "onnxruntime", ("fp32",), ("onnx",), "export", bench_precisions=("fp32",)),
+    TargetEntry("onnx", "onnxruntime", ("fp32",), ("onnx",), "export", bench_precisions=()),
     TargetEntry("onnxruntime", "onnxruntime", _NO_BF16, ("source_onnx", "onnx"), "export",
-                "asymtrack_deploy.export.onnxruntime_target:OnnxRuntimeConverter", ("fp16", "int8")),
+                "asymtrack_deploy.export.onnxruntime_target:OnnxRuntimeConverter", _NO_BF16),
     TargetEntry("openvino", "openvino", PRECISIONS, ("source_onnx", "openvino_xml", "openvino_bin"), "openvino",
                 "asymtrack_deploy.export.openvino_target:OpenVinoConverter"),
     TargetEntry("tensorrt", "tensorrt", _NO_BF16, ("source_onnx", "tensorrt_engine", "builder_onnx"), "tensorrt",

@@ -32,12 +32,15 @@ SETTINGS = {
         ("1 thread", {"threads": 1}),
         ("no spinning", {"session_config": _NO_SPIN}),
         ("1 thread, no spinning", {"threads": 1, "session_config": _NO_SPIN}),
+        ("denormals as zero", {"session_config": {"session.set_denormal_as_zero": "1"}}),
+        ("dynamic block base 4", {"session_config": {"session.dynamic_block_base": "4"}}),
     ],
     "openvino": [
         ("default (LATENCY hint: 1 stream, all cores)", {}),
         ("1 thread", {"threads": 1}),
         ("no CPU pinning", {"config": {"ENABLE_CPU_PINNING": False}}),
         ("THROUGHPUT hint", {"config": {"PERFORMANCE_HINT": "THROUGHPUT"}}),
+        ("denormals flushed", {"config": {"CPU_DENORMALS_OPTIMIZATION": True}}),
     ],
     "torch-official": [
         ("default (torch's threads)", {}),

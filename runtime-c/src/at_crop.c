@@ -7,7 +7,7 @@
  * The padded square window is never materialised: the resize reads it through `at_source`,
  * which maps window coordinates to frame bytes or to the zero padding. The resize reproduces
  * OpenCV's uint8 INTER_LINEAR bit for bit: float32 source coordinates, 11-bit fixed-point
- * weights rounded half to even, a horizontal pass in int32, the vertical pass's
+ * weights rounded half to even, a horizontal pass kept as int16 h >> 4, the vertical pass's
  * ((b * (h >> 4)) >> 16) products with (sum + 2) >> 2 rounding, clamped rows, and the exact
  * 2x downscale that OpenCV hands to its area-averaging path ((a + b + c + d + 2) >> 2).
  * Compile without floating-point contraction (-ffp-contract=off): a fused multiply-add
