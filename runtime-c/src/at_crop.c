@@ -11,7 +11,9 @@
  * ((b * (h >> 4)) >> 16) products with (sum + 2) >> 2 rounding, clamped rows, and the exact
  * 2x downscale that OpenCV hands to its area-averaging path ((a + b + c + d + 2) >> 2).
  * Compile without floating-point contraction (-ffp-contract=off): a fused multiply-add
- * changes the float32 coordinates.
+ * changes the float32 coordinates. Speed: the search crop is the C tracker's whole per-frame
+ * cost outside the graph, so three-channel rows take an SSE2 path on x86-64 (integer, the
+ * same bytes as the scalar loop it replaces; other CPUs and formats run the scalar loop).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -20,6 +22,13 @@
 #include <string.h>
 
 #include "at_core.h"
+
+#if defined(__SSE2__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#include <emmintrin.h>
+#define AT_SSE2 1 /* x86-64's baseline: the three-channel horizontal pass in 128-bit lanes */
+#else
+#define AT_SSE2 0
+#endif
 
 #define COEF_BITS 11
 #define COEF_ONE (1 << COEF_BITS)
@@ -130,6 +139,7 @@ typedef struct at_source {
     int64_t x1, y1;   /* window origin in source pixels */
     int64_t width, height;            /* window size */
     int64_t vx0, vx1, vy0, vy1;       /* the valid (non-padding) window region, [v0, v1) */
+    int64_t row_bytes;                /* bytes readable from a source row's first pixel */
 } at_source;
 
 static const uint8_t* source_row(const at_source* s, int64_t wy) {
@@ -169,6 +179,8 @@ typedef struct at_linear_plan {
     int64_t* col1;
     int32_t* alpha0;
     int32_t* alpha1;
+    int16_t* pairs;  /* per column (w0, w1, w0, w1, w0, w1, 0, 0): the SSE2 pass's multiply-add weights */
+    int word_reads;  /* every tap's pixel can be read as 4 bytes inside its row (the SSE2 pass's loads) */
 } at_linear_plan;
 
 static void plan_tap(const at_source* s, int64_t wx, int32_t weight, int64_t* offset, int32_t* alpha) {
@@ -187,6 +199,13 @@ static void plan_columns(const at_source* s, int dst_width, at_linear_plan* p) {
         plan_tap(s, sx, fixed_weight(1.0f - f), &p->col0[dx], &p->alpha0[dx]);
         plan_tap(s, sx + 1 < s->width ? sx + 1 : sx, fixed_weight(f), &p->col1[dx], &p->alpha1[dx]);
     }
+    p->word_reads = 1;
+    for (int dx = 0; dx < dst_width; dx++) {
+        int16_t* pair = p->pairs + 8 * (size_t)dx;
+        for (int c = 0; c < 3; c++) pair[2 * c] = (int16_t)p->alpha0[dx], pair[2 * c + 1] = (int16_t)p->alpha1[dx];
+        pair[6] = pair[7] = 0;
+        if (p->col0[dx] + 4 > s->row_bytes || p->col1[dx] + 4 > s->row_bytes) p->word_reads = 0;
+    }
 }
 
 /* The horizontal pass keeps h >> 4, all that the vertical pass reads: h <= 255 * 2049, so
@@ -203,11 +222,56 @@ static inline void horizontal_rgb(const uint8_t* row, const at_linear_plan* p, i
     }
 }
 
+#if AT_SSE2
+static inline __m128i tap_bytes(const uint8_t* row, int64_t offset0, int64_t offset1) {
+    uint32_t first, second;
+    memcpy(&first, row + offset0, 4);
+    memcpy(&second, row + offset1, 4);
+    return _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)first), _mm_cvtsi32_si128((int)second));
+}
+
+/* Two destination pixels per step: each tap's pixel loaded as 4 bytes, the two taps' bytes
+ * interleaved into 16-bit (a_c, b_c) pairs, and one multiply-add with (w0, w1) gives a_c * w0 +
+ * b_c * w1 per channel, exactly the scalar sum (the fourth byte is weighted 0). `swap` reverses
+ * the channels (BGR to RGB). Writes one int16 past the row (the caller's slack). */
+static void horizontal_rgb_sse2(const uint8_t* row, const at_linear_plan* p, int dst_width, int swap, int16_t* out) {
+    const __m128i zero = _mm_setzero_si128();
+    int dx = 0;
+    for (; dx + 2 <= dst_width; dx += 2, out += 6) {
+        __m128i a = tap_bytes(row, p->col0[dx], p->col0[dx + 1]);
+        __m128i b = tap_bytes(row, p->col1[dx], p->col1[dx + 1]);
+        __m128i pairs = _mm_unpacklo_epi8(a, b);
+        __m128i h0 = _mm_madd_epi16(_mm_unpacklo_epi8(pairs, zero), _mm_loadu_si128((const __m128i*)(p->pairs + 8 * (size_t)dx)));
+        __m128i h1 = _mm_madd_epi16(_mm_unpackhi_epi8(pairs, zero), _mm_loadu_si128((const __m128i*)(p->pairs + 8 * (size_t)dx + 8)));
+        h0 = _mm_srai_epi32(h0, 4);
+        h1 = _mm_srai_epi32(h1, 4);
+        if (swap) {
+            h0 = _mm_shuffle_epi32(h0, _MM_SHUFFLE(3, 0, 1, 2));
+            h1 = _mm_shuffle_epi32(h1, _MM_SHUFFLE(3, 0, 1, 2));
+        }
+        __m128i both = _mm_packs_epi32(h0, h1); /* values <= 32655: no saturation */
+        _mm_storel_epi64((__m128i*)out, both);
+        _mm_storel_epi64((__m128i*)(out + 3), _mm_srli_si128(both, 8));
+    }
+    for (; dx < dst_width; dx++, out += 3) /* an odd last column */
+        for (int c = 0; c < 3; c++) {
+            int k = swap ? 2 - c : c;
+            out[c] = (int16_t)((row[p->col0[dx] + k] * p->alpha0[dx] + row[p->col1[dx] + k] * p->alpha1[dx]) >> 4);
+        }
+}
+#endif
+
 static void horizontal_pass(const at_source* s, const at_linear_plan* p, int64_t wy, int dst_width, int16_t* out) {
     const uint8_t* row = source_row(s, wy);
     const int cn = s->channels;
+    const int rgb = cn == 3 && s->order[1] == 1 &&
+                    ((s->order[0] == 0 && s->order[2] == 2) || (s->order[0] == 2 && s->order[2] == 0));
     if (row == NULL) {
         memset(out, 0, sizeof(int16_t) * (size_t)dst_width * (size_t)cn);
+#if AT_SSE2
+    } else if (rgb && p->word_reads) {
+        horizontal_rgb_sse2(row, p, dst_width, s->order[0] == 2, out);
+#endif
     } else if (cn == 3 && s->order[0] == 2 && s->order[2] == 0) { /* constants: the compiler specialises */
         horizontal_rgb(row, p, dst_width, 2, 1, 0, out);
     } else if (cn == 3) {
@@ -259,12 +323,15 @@ static const int16_t* cached_row(const at_source* s, const at_linear_plan* p, at
 static int resize_linear(const at_source* s, uint8_t* dst, int dst_width, int dst_height, int out_channels,
                          at_error* err) {
     size_t n = (size_t)dst_width, row_len = n * (size_t)s->channels;
-    void* block = malloc(n * (2 * sizeof(int64_t) + 2 * sizeof(int32_t)) + 2 * row_len * sizeof(int16_t));
+    size_t row_room = row_len + 4; /* the SSE2 pass writes one int16 past a row */
+    void* block = malloc(n * (2 * sizeof(int64_t) + 2 * sizeof(int32_t) + 8 * sizeof(int16_t)) +
+                         2 * row_room * sizeof(int16_t));
     if (block == NULL) return at_fail(err, ASYMTRACK_ERROR_OUT_OF_MEMORY, "out of memory in the crop resize");
-    at_linear_plan plan = {(int64_t*)block, (int64_t*)block + n, (int32_t*)((int64_t*)block + 2 * n), NULL};
+    at_linear_plan plan = {(int64_t*)block, (int64_t*)block + n, (int32_t*)((int64_t*)block + 2 * n), NULL, NULL, 0};
     plan.alpha1 = plan.alpha0 + n;
-    int16_t* rows = (int16_t*)(plan.alpha1 + n);
-    at_row_cache cache = {{rows, rows + row_len}, {-1, -1}};
+    plan.pairs = (int16_t*)(plan.alpha1 + n);
+    int16_t* rows = plan.pairs + 8 * n;
+    at_row_cache cache = {{rows, rows + row_room}, {-1, -1}};
     plan_columns(s, dst_width, &plan);
     double scale = 1.0 / ((double)dst_height / (double)s->height);
     for (int dy = 0; dy < dst_height; dy++) {
@@ -341,7 +408,7 @@ int at_resize_u8(const uint8_t* src, int src_width, int src_height, int64_t src_
         return at_fail(err, ASYMTRACK_ERROR_INVALID_ARGUMENT, "resize: bad sizes (%d x %d x %d, stride %lld -> %d x %d)",
                        src_width, src_height, channels, (long long)src_stride, dst_width, dst_height);
     at_source s = {src, src_stride, channels, channels, {0, 1, 2, 3}, 0, 0, src_width, src_height,
-                   0, src_width, 0, src_height};
+                   0, src_width, 0, src_height, (int64_t)src_width * channels};
     return resize_source(&s, dst, dst_width, dst_height, channels, err);
 }
 
@@ -372,7 +439,7 @@ int at_crop(const at_frame* frame, const asymtrack_box* box, double factor, int 
     if (status != ASYMTRACK_OK) return status;
     at_source s = {frame->pixels, frame->stride, bytes_per_pixel(frame->format),
                    frame->format == ASYMTRACK_PIXEL_GRAY ? 1 : 3, {0, 0, 0, 0}, w.x1, w.y1, w.side, w.side,
-                   0, 0, 0, 0};
+                   0, 0, 0, 0, (int64_t)frame->width * bytes_per_pixel(frame->format)};
     rgb_order(frame->format, s.order);
     valid_range(w.x1, w.side, frame->width, &s.vx0, &s.vx1);
     valid_range(w.y1, w.side, frame->height, &s.vy0, &s.vy1);

@@ -110,7 +110,7 @@ def test_crop_matches_crop_py(kit, fmt):
         strided = np.zeros((height, width + 7) + frame.shape[2:], np.uint8)[:, 3 : 3 + width]  # rows with a gap
         strided[...] = frame
         for box in _boxes(rng, width, height, 40):
-            for factor, size in ((2.0, 128), (4.0, 256)):
+            for factor, size in ((2.0, 128), (4.0, 256), (3.0, 127)):  # 127: an odd last column
                 expected, expected_factor = crop_square(frame, box, factor, size)
                 got, got_factor = c_crop(kit, strided, box, factor, size, fmt)
                 assert got_factor == expected_factor
