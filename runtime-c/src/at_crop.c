@@ -199,6 +199,7 @@ static void plan_columns(const at_source* s, int dst_width, at_linear_plan* p) {
         plan_tap(s, sx, fixed_weight(1.0f - f), &p->col0[dx], &p->alpha0[dx]);
         plan_tap(s, sx + 1 < s->width ? sx + 1 : sx, fixed_weight(f), &p->col1[dx], &p->alpha1[dx]);
     }
+#if AT_SSE2
     p->word_reads = 1;
     for (int dx = 0; dx < dst_width; dx++) {
         int16_t* pair = p->pairs + 8 * (size_t)dx;
@@ -206,19 +207,23 @@ static void plan_columns(const at_source* s, int dst_width, at_linear_plan* p) {
         pair[6] = pair[7] = 0;
         if (p->col0[dx] + 4 > s->row_bytes || p->col1[dx] + 4 > s->row_bytes) p->word_reads = 0;
     }
+#endif
 }
 
 /* The horizontal pass keeps h >> 4, all that the vertical pass reads: h <= 255 * 2049, so
  * h >> 4 fits int16, which lets the vertical pass run on 16-bit lanes. */
-static inline void horizontal_rgb(const uint8_t* row, const at_linear_plan* p, int dst_width, int o0, int o1, int o2,
+static inline int16_t tap_sum(const uint8_t* row, const at_linear_plan* p, int dx, int byte) {
+    return (int16_t)((row[p->col0[dx] + byte] * p->alpha0[dx] + row[p->col1[dx] + byte] * p->alpha1[dx]) >> 4);
+}
+
+/* Three-channel pixels from column `first` on; `swap` reverses the channels (BGR to RGB). The
+ * crop's only channel orders are RGB's and BGR's (rgb_order), so these are all. */
+static inline void horizontal_rgb(const uint8_t* row, const at_linear_plan* p, int first, int dst_width, int swap,
                                   int16_t* restrict out) {
-    for (int dx = 0; dx < dst_width; dx++, out += 3) {
-        const uint8_t* a = row + p->col0[dx];
-        const uint8_t* b = row + p->col1[dx];
-        const int32_t w0 = p->alpha0[dx], w1 = p->alpha1[dx];
-        out[0] = (int16_t)((a[o0] * w0 + b[o0] * w1) >> 4);
-        out[1] = (int16_t)((a[o1] * w0 + b[o1] * w1) >> 4);
-        out[2] = (int16_t)((a[o2] * w0 + b[o2] * w1) >> 4);
+    for (int dx = first; dx < dst_width; dx++, out += 3) {
+        out[0] = tap_sum(row, p, dx, swap ? 2 : 0);
+        out[1] = tap_sum(row, p, dx, 1);
+        out[2] = tap_sum(row, p, dx, swap ? 0 : 2);
     }
 }
 
@@ -253,34 +258,27 @@ static void horizontal_rgb_sse2(const uint8_t* row, const at_linear_plan* p, int
         _mm_storel_epi64((__m128i*)out, both);
         _mm_storel_epi64((__m128i*)(out + 3), _mm_srli_si128(both, 8));
     }
-    for (; dx < dst_width; dx++, out += 3) /* an odd last column */
-        for (int c = 0; c < 3; c++) {
-            int k = swap ? 2 - c : c;
-            out[c] = (int16_t)((row[p->col0[dx] + k] * p->alpha0[dx] + row[p->col1[dx] + k] * p->alpha1[dx]) >> 4);
-        }
+    horizontal_rgb(row, p, dx, dst_width, swap, out); /* an odd last column */
 }
 #endif
 
 static void horizontal_pass(const at_source* s, const at_linear_plan* p, int64_t wy, int dst_width, int16_t* out) {
     const uint8_t* row = source_row(s, wy);
     const int cn = s->channels;
-    const int rgb = cn == 3 && s->order[1] == 1 &&
-                    ((s->order[0] == 0 && s->order[2] == 2) || (s->order[0] == 2 && s->order[2] == 0));
+    const int swap = s->order[0] == 2;
     if (row == NULL) {
         memset(out, 0, sizeof(int16_t) * (size_t)dst_width * (size_t)cn);
 #if AT_SSE2
-    } else if (rgb && p->word_reads) {
-        horizontal_rgb_sse2(row, p, dst_width, s->order[0] == 2, out);
+    } else if (cn == 3 && p->word_reads) {
+        horizontal_rgb_sse2(row, p, dst_width, swap, out);
 #endif
-    } else if (cn == 3 && s->order[0] == 2 && s->order[2] == 0) { /* constants: the compiler specialises */
-        horizontal_rgb(row, p, dst_width, 2, 1, 0, out);
+    } else if (cn == 3 && swap) { /* a constant swap: the compiler specialises each loop */
+        horizontal_rgb(row, p, 0, dst_width, 1, out);
     } else if (cn == 3) {
-        horizontal_rgb(row, p, dst_width, s->order[0], s->order[1], s->order[2], out);
+        horizontal_rgb(row, p, 0, dst_width, 0, out);
     } else {
         for (int dx = 0; dx < dst_width; dx++, out += cn)
-            for (int c = 0; c < cn; c++)
-                out[c] = (int16_t)((row[p->col0[dx] + s->order[c]] * p->alpha0[dx] +
-                                    row[p->col1[dx] + s->order[c]] * p->alpha1[dx]) >> 4);
+            for (int c = 0; c < cn; c++) out[c] = tap_sum(row, p, dx, s->order[c]);
     }
 }
 
